@@ -1,0 +1,93 @@
+#include "actors/system.hpp"
+
+#include <iostream>
+#include <mutex>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "actors/errors.hpp"
+#include "actors/log.hpp"
+
+namespace fenix {
+
+namespace {
+
+std::mutex& registry_mtx() {
+  static std::mutex mtx;
+  return mtx;
+}
+
+std::unordered_map<const caf::actor_system*, std::shared_ptr<runtime>>&
+registry() {
+  static std::unordered_map<const caf::actor_system*, std::shared_ptr<runtime>>
+    map;
+  return map;
+}
+
+} // namespace
+
+config::config() : log_level("info") {
+  set("scheduler.max-threads", 2);
+  opt_group{custom_options_, "fenix"}.add(
+    log_level, "log-level",
+    "fenix log level: trace|debug|info|warning|error|quiet");
+  add_error_renderers(*this);
+}
+
+std::shared_ptr<runtime> runtime_ptr(caf::actor_system& sys) {
+  std::lock_guard<std::mutex> guard{registry_mtx()};
+  if (auto i = registry().find(&sys); i != registry().end())
+    return i->second;
+  return nullptr;
+}
+
+runtime& runtime_of(caf::actor_system& sys) {
+  if (auto ptr = runtime_ptr(sys))
+    return *ptr;
+  throw std::logic_error("no fenix runtime attached to this actor system: "
+                         "create it through fenix::system");
+}
+
+system::attach_guard::attach_guard(caf::actor_system* k,
+                                   std::shared_ptr<runtime> rt)
+    : key(k) {
+  std::lock_guard<std::mutex> guard{registry_mtx()};
+  registry()[key] = std::move(rt);
+}
+
+system::attach_guard::~attach_guard() {
+  std::lock_guard<std::mutex> guard{registry_mtx()};
+  registry().erase(key);
+}
+
+system::system(config& cfg)
+    : rt_(std::make_shared<runtime>()), guard_(&sys_, rt_), sys_(cfg) {
+  log::level lvl;
+  if (log::parse_level(cfg.log_level, lvl))
+    log::set_level(lvl);
+}
+
+system::~system() {
+  // sys_ is destroyed first and waits for all actors; guard_ then detaches.
+}
+
+int boot(int argc, char** argv, config& cfg,
+         const std::function<int(system&)>& main, const char* ini_file) {
+  if (auto err = cfg.parse(argc, argv, ini_file)) {
+    std::cerr << "error in options: " << caf::actor_system_config::render(err)
+              << std::endl;
+    return 1;
+  }
+  if (cfg.cli_helptext_printed)
+    return 0;
+  log::level lvl;
+  if (!log::parse_level(cfg.log_level, lvl)) {
+    std::cerr << "invalid --fenix.log-level: " << cfg.log_level << std::endl;
+    return 1;
+  }
+  log::set_level(lvl);
+  system sys{cfg};
+  return main(sys);
+}
+
+} // namespace fenix

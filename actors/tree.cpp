@@ -1,0 +1,274 @@
+#include "actors/tree.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+
+#include <boost/json/array.hpp>
+#include <caf/abstract_actor.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/actor_control_block.hpp>
+
+namespace fenix {
+
+const char* to_string(actor_state x) {
+  switch (x) {
+    case actor_state::starting: return "starting";
+    case actor_state::running: return "running";
+    case actor_state::restarting: return "restarting";
+    case actor_state::stopping: return "stopping";
+  }
+  return "?";
+}
+
+// -- actor_info ---------------------------------------------------------------
+
+size_t actor_info::size() const {
+  size_t n = 1;
+  for (auto& c : children)
+    n += c.size();
+  return n;
+}
+
+const actor_info* actor_info::find(caf::actor_id x) const {
+  if (id == x)
+    return this;
+  for (auto& c : children)
+    if (auto r = c.find(x))
+      return r;
+  return nullptr;
+}
+
+const actor_info* actor_info::find(const std::string& x) const {
+  if (name == x)
+    return this;
+  for (auto& c : children)
+    if (auto r = c.find(x))
+      return r;
+  return nullptr;
+}
+
+void tag_invoke(boost::json::value_from_tag, boost::json::value& jv,
+                const actor_info& x) {
+  boost::json::object obj;
+  obj.reserve(12 + x.details.size());
+  obj["id"] = x.id;
+  obj["name"] = x.name;
+  obj["kind"] = x.kind;
+  obj["parent"] = x.parent;
+  obj["state"] = to_string(x.state);
+  obj["restarts"] = x.restarts;
+  obj["started_at"] = x.started_at_ms;
+  obj["messages"] = x.messages;
+  if (x.mailbox)
+    obj["mailbox"] = *x.mailbox;
+  else
+    obj["mailbox"] = nullptr;
+  for (auto& kvp : x.details)
+    obj[kvp.key()] = kvp.value();
+  boost::json::array children;
+  children.reserve(x.children.size());
+  for (auto& c : x.children)
+    children.push_back(boost::json::value_from(c));
+  obj["children"] = std::move(children);
+  jv = std::move(obj);
+}
+
+namespace {
+
+void render_rec(std::string& out, const actor_info& x,
+                const std::string& prefix, bool last, bool root) {
+  if (!root) {
+    out += prefix;
+    out += last ? "└─ " : "├─ ";
+  }
+  out += x.name.empty() ? "#" + std::to_string(x.id) : x.name;
+  out += " [" + x.kind + " #" + std::to_string(x.id) + ", "
+         + to_string(x.state);
+  if (x.restarts > 0)
+    out += ", restarts " + std::to_string(x.restarts);
+  out += "]\n";
+  auto child_prefix = root ? prefix : prefix + (last ? "   " : "│  ");
+  for (size_t i = 0; i < x.children.size(); ++i)
+    render_rec(out, x.children[i], child_prefix, i + 1 == x.children.size(),
+               false);
+}
+
+} // namespace
+
+std::string render_tree(const actor_info& root) {
+  std::string out;
+  render_rec(out, root, "", true, true);
+  return out;
+}
+
+// -- actor_tree ---------------------------------------------------------------
+
+struct actor_tree::impl {
+  mutable std::mutex mtx;
+  std::unordered_map<caf::actor_id, tree_node_ptr> nodes;
+
+  actor_info make_info(const tree_node& n) const {
+    actor_info x;
+    x.id = n.id;
+    x.name = n.name;
+    x.kind = n.kind;
+    x.parent = n.parent;
+    x.state = n.get_state();
+    x.restarts = n.restarts.load(std::memory_order_relaxed);
+    x.started_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        n.started_at.time_since_epoch())
+                        .count();
+    x.messages = n.messages.load(std::memory_order_relaxed);
+    auto mb = n.mailbox.load(std::memory_order_relaxed);
+    if (mb >= 0)
+      x.mailbox = mb;
+    x.details = n.details;
+    return x;
+  }
+
+  using child_index
+    = std::unordered_map<caf::actor_id, std::vector<const tree_node*>>;
+
+  child_index index() const {
+    child_index result;
+    result.reserve(nodes.size());
+    for (auto& [id, n] : nodes)
+      result[n->parent].push_back(n.get());
+    for (auto& [id, vec] : result)
+      std::sort(vec.begin(), vec.end(),
+                [](auto a, auto b) { return a->id < b->id; });
+    return result;
+  }
+
+  actor_info build(const tree_node& n, const child_index& idx) const {
+    auto x = make_info(n);
+    if (auto i = idx.find(n.id); i != idx.end()) {
+      x.children.reserve(i->second.size());
+      for (auto c : i->second)
+        x.children.push_back(build(*c, idx));
+    }
+    return x;
+  }
+};
+
+actor_tree::actor_tree() : impl_(std::make_shared<impl>()) {
+  // nop
+}
+
+actor_tree::~actor_tree() {
+  // Actors that outlive the tree find their cleanup hook pointing at a
+  // dead weak_ptr and do nothing.
+}
+
+tree_node_ptr actor_tree::record(const caf::strong_actor_ptr& hdl) {
+  if (!hdl)
+    return nullptr;
+  auto id = hdl->id();
+  tree_node_ptr node;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    auto& slot = impl_->nodes[id];
+    if (slot)
+      return slot;
+    slot = std::make_shared<tree_node>(id);
+    node = slot;
+  }
+  std::weak_ptr<impl> weak = impl_;
+  // Runs on the exiting actor's thread (or right away if it already quit).
+  hdl->get()->attach_functor([weak, id] {
+    if (auto self = weak.lock()) {
+      std::lock_guard<std::mutex> guard{self->mtx};
+      self->nodes.erase(id);
+    }
+  });
+  return node;
+}
+
+tree_node_ptr actor_tree::record(const caf::actor& hdl) {
+  return record(caf::actor_cast<caf::strong_actor_ptr>(hdl));
+}
+
+void actor_tree::place(caf::actor_id id, std::string name, std::string kind,
+                       caf::actor_id parent) {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  if (auto i = impl_->nodes.find(id); i != impl_->nodes.end()) {
+    i->second->name = std::move(name);
+    i->second->kind = std::move(kind);
+    i->second->parent = parent;
+  }
+}
+
+void actor_tree::set_name(caf::actor_id id, std::string name) {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  if (auto i = impl_->nodes.find(id); i != impl_->nodes.end())
+    i->second->name = std::move(name);
+}
+
+void actor_tree::set_details(caf::actor_id id, boost::json::object details) {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  if (auto i = impl_->nodes.find(id); i != impl_->nodes.end())
+    i->second->details = std::move(details);
+}
+
+void actor_tree::merge_details(caf::actor_id id,
+                               const boost::json::object& details) {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  if (auto i = impl_->nodes.find(id); i != impl_->nodes.end())
+    for (auto& kvp : details)
+      i->second->details[kvp.key()] = kvp.value();
+}
+
+tree_node_ptr actor_tree::find(caf::actor_id id) const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  if (auto i = impl_->nodes.find(id); i != impl_->nodes.end())
+    return i->second;
+  return nullptr;
+}
+
+std::optional<caf::actor_id>
+actor_tree::find_by_name(const std::string& name) const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  caf::actor_id best = 0;
+  for (auto& [id, n] : impl_->nodes)
+    if (n->name == name && (best == 0 || id < best))
+      best = id;
+  if (best == 0)
+    return std::nullopt;
+  return best;
+}
+
+void actor_tree::remove(caf::actor_id id) {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  impl_->nodes.erase(id);
+}
+
+std::vector<actor_info> actor_tree::snapshot() const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  auto idx = impl_->index();
+  std::vector<actor_info> roots;
+  std::vector<const tree_node*> root_nodes;
+  for (auto& [id, n] : impl_->nodes)
+    if (n->parent == 0 || impl_->nodes.count(n->parent) == 0)
+      root_nodes.push_back(n.get());
+  std::sort(root_nodes.begin(), root_nodes.end(),
+            [](auto a, auto b) { return a->id < b->id; });
+  for (auto n : root_nodes)
+    roots.push_back(impl_->build(*n, idx));
+  return roots;
+}
+
+std::optional<actor_info> actor_tree::snapshot(caf::actor_id root) const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  auto i = impl_->nodes.find(root);
+  if (i == impl_->nodes.end())
+    return std::nullopt;
+  return impl_->build(*i->second, impl_->index());
+}
+
+size_t actor_tree::size() const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  return impl_->nodes.size();
+}
+
+} // namespace fenix
