@@ -2,6 +2,9 @@
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/sec.hpp>
+
+#include <exception>
 
 #include "actors/system.hpp"
 
@@ -14,6 +17,19 @@ actor::actor(caf::actor_config& cfg) : caf::event_based_actor(cfg) {
                            "a fenix runtime (use fenix::system)");
   node_ = rt_->tree().record(caf::actor_cast<caf::strong_actor_ptr>(ctrl()));
   node_->mailbox.store(0, std::memory_order_relaxed);
+  // CAF's default handler prints the exception and exits with a bare
+  // runtime_error; keep the text in the exit reason so supervisors and the
+  // tree can tell what happened.
+  set_exception_handler(
+    [](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
+      try {
+        std::rethrow_exception(eptr);
+      } catch (std::exception& e) {
+        return caf::make_error(caf::sec::runtime_error, e.what());
+      } catch (...) {
+        return caf::make_error(caf::sec::runtime_error, "unknown exception");
+      }
+    });
 }
 
 actor::~actor() {
@@ -25,6 +41,11 @@ caf::invoke_message_result actor::consume(caf::mailbox_element& x) {
   node_->mailbox.store(static_cast<int64_t>(mailbox().size()),
                        std::memory_order_relaxed);
   return caf::event_based_actor::consume(x);
+}
+
+void actor::initialize() {
+  caf::event_based_actor::initialize();
+  node_->set_state(actor_state::running);
 }
 
 void actor::on_exit() {

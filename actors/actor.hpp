@@ -25,6 +25,8 @@ public:
 
   void on_exit() override;
 
+  void initialize() override;
+
   /// This actor's record in the tree (never null).
   tree_node& node() noexcept { return *node_; }
 

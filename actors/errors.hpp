@@ -4,7 +4,10 @@
 #include <string>
 
 #include <caf/error.hpp>
+#include <caf/fwd.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
 
 namespace fenix {
 
@@ -52,7 +55,7 @@ caf::error shutdown_reason(std::string detail);
 
 /// Registers the renderer for the `fenix` category so that errors print as
 /// `fenix::name_taken("x")` instead of `error(1, 'fenix', ...)`.
-void add_error_renderers(class caf::actor_system_config& cfg);
+void add_error_renderers(caf::actor_system_config& cfg);
 
 } // namespace fenix
 

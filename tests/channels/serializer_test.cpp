@@ -267,6 +267,12 @@ BOOST_AUTO_TEST_CASE(malformed_input_is_an_error) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(control_frames_are_not_messages) {
+  auto close = static_cast<opcode>(0x8);
+  BOOST_TEST(error_of(v2_json().decode("[]", close)) == "not a data frame");
+  BOOST_TEST(error_of(v1_json().decode("{}", close)) == "not a data frame");
+}
+
 BOOST_AUTO_TEST_CASE(error_reasons_name_the_problem) {
   BOOST_TEST(error_of(v2_json().decode("[1,2]", opcode::text))
              == "V2 message has fewer than 5 elements");

@@ -137,6 +137,17 @@ struct fixture {
     await_down(sup);
   }
 
+  /// The supervisor handles a child's DOWN in its own time: poll it (each
+  /// poll is a call it answers) until `pred` holds, bounded by `timeout`.
+  template <class Pred>
+  bool eventually(Pred pred) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline)
+      if (pred())
+        return true;
+    return false;
+  }
+
   std::string render(const caf::error& e) {
     return sys.sys().render(e);
   }
@@ -250,6 +261,7 @@ BOOST_AUTO_TEST_CASE(temporary_and_transient_children) {
   // temporary: crash -> gone, spec dropped
   self->send(tmp, crash_atom::value);
   await_down(tmp);
+  BOOST_TEST(eventually([&] { return ref.count_children()->specs == 1; }));
   auto rows = ref.which_children();
   BOOST_REQUIRE(rows);
   BOOST_TEST(rows->size() == 1u);
@@ -257,6 +269,7 @@ BOOST_AUTO_TEST_CASE(temporary_and_transient_children) {
   // transient: normal exit -> not restarted, spec kept as undefined
   self->send(tr, stop_atom::value);
   await_down(tr);
+  BOOST_TEST(eventually([&] { return ref.count_children()->active == 0; }));
   rows = ref.which_children();
   BOOST_REQUIRE(rows);
   BOOST_TEST(rows->at(0).status == "undefined");
@@ -303,6 +316,7 @@ BOOST_AUTO_TEST_CASE(a_transient_supervisor_that_gives_up_is_not_restarted) {
   BOOST_REQUIRE(mid);
   self->send(w, crash_atom::value);
   await_down(mid);
+  BOOST_TEST(eventually([&] { return ref.count_children()->active == 1; }));
   // shutdown is a normal reason for a transient child: mid stays down
   auto rows = ref.which_children();
   BOOST_REQUIRE(rows);
@@ -425,15 +439,13 @@ BOOST_AUTO_TEST_CASE(dynamic_supervisor_starts_children_at_run_time) {
   // temporary: not restarted
   self->send(*t, crash_atom::value);
   await_down(*t);
-  auto counts = ref.count_children();
-  BOOST_REQUIRE(counts);
-  BOOST_TEST(counts->specs == 1u);
+  BOOST_TEST(eventually([&] { return ref.count_children()->specs == 1; }));
   // permanent: restarted
   self->send(*p, crash_atom::value);
   auto p2 = next_hello().second;
   BOOST_TEST(p2 != *p);
   BOOST_TEST(ref.terminate_child(p2) == caf::none);
-  counts = ref.count_children();
+  auto counts = ref.count_children();
   BOOST_REQUIRE(counts);
   BOOST_TEST(counts->specs == 0u);
   stop(sup);
