@@ -29,7 +29,7 @@ struct options
     int rounds = 20;
     int sustained_n = 5000;
     double rate_start = 2;    // broadcasts/s of the first sustained step
-    double rate_factor = 1.5;
+    double rate_factor = 1.3;
     int max_steps = 20;
     int echo_inflight = 8;
     int latency_clients = 100;

@@ -45,7 +45,7 @@ set --n, --duration, --workers):
   --rounds K                 fanout single-broadcast rounds [20]
   --sustained-n K            fanout sustained connections [5000]
   --rate-start R --rate-factor F --max-steps K
-                             fanout sustained broadcasts/s [2, 1.5, 20]
+                             fanout sustained broadcasts/s [2, 1.3, 20]
   --echo-inflight K          echo (a) pings in flight per client [8]
   --latency-clients K        echo (b) clients, one ping in flight [100]
   --churners K --churn-rate R --hold-min MS --hold-max MS

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -213,9 +215,18 @@ find_int(std::string_view s, std::string_view quoted_key, std::int64_t& out)
     }
     if(pos >= s.size() || s[pos] < '0' || s[pos] > '9')
         return false;
+    auto const start = pos;
     std::int64_t v = 0;
     while(pos < s.size() && s[pos] >= '0' && s[pos] <= '9')
         v = v * 10 + (s[pos++] - '0');
+    // A server whose JSON library turned our integer into a double
+    // (1.5E12, 1500000000000.0) still round-trips it exactly below 2^53.
+    if(pos < s.size() && (s[pos] == '.' || s[pos] == 'e' || s[pos] == 'E'))
+    {
+        std::string const num(s.substr(start, std::min<std::size_t>(
+                                                  32, s.size() - start)));
+        v = static_cast<std::int64_t>(std::strtod(num.c_str(), nullptr));
+    }
     out = neg ? -v : v;
     return true;
 }
