@@ -248,8 +248,10 @@ public:
   std::string_view version() const noexcept override { return "1.0.0"; }
 
   decode_result decode(std::string_view data, opcode op) const override {
-    if (op != opcode::text)
+    if (op == opcode::binary)
       return fail("V1 serializer has no binary frames");
+    if (op != opcode::text)
+      return fail("not a data frame");
     auto parsed = parse_json(data);
     if (!parsed)
       return parsed.error();
@@ -337,7 +339,11 @@ public:
   std::string_view version() const noexcept override { return "2.0.0"; }
 
   decode_result decode(std::string_view data, opcode op) const override {
-    return op == opcode::binary ? decode_binary(data) : decode_text(data);
+    if (op == opcode::text)
+      return decode_text(data);
+    if (op == opcode::binary)
+      return decode_binary(data);
+    return fail("not a data frame");
   }
 
   encode_result encode_reply(const json::value& join_ref,
