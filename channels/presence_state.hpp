@@ -192,6 +192,8 @@ public:
 
   /// `{key: {"metas": [meta, ...]}}` for the topic, as phoenix.js's Presence
   /// expects in `presence_state`; presences of down replicas are hidden.
+  /// The result owns an arena (monotonic resource) holding all of it: meant
+  /// to be encoded and dropped, not kept and edited.
   boost::json::object list(std::string_view topic) const;
 
   /// `{"metas": [...]}` for one key, or nullopt if the key has none.
