@@ -44,4 +44,28 @@ frame_ptr frame::adopt(opcode op, std::string buf) {
   return std::make_shared<const frame>(op, std::move(buf));
 }
 
+frame_ptr frame::make_close(uint16_t code, std::string_view reason) {
+  if (reason.size() > 123) {
+    // Cut, but never inside a UTF-8 sequence: the reason must stay text.
+    size_t end = 123;
+    size_t lead = end;
+    while (lead > 0 && (static_cast<uint8_t>(reason[lead - 1]) & 0xC0) == 0x80)
+      --lead;
+    if (lead > 0) {
+      auto b = static_cast<uint8_t>(reason[lead - 1]);
+      size_t len = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
+      if (lead - 1 + len > end)
+        end = lead - 1;
+    }
+    reason = reason.substr(0, end);
+  }
+  std::string buf;
+  buf.reserve(headroom + 2 + reason.size());
+  buf.append(headroom, '\0');
+  buf.push_back(static_cast<char>(code >> 8));
+  buf.push_back(static_cast<char>(code & 0xFF));
+  buf.append(reason.data(), reason.size());
+  return std::make_shared<const frame>(opcode::close, std::move(buf));
+}
+
 } // namespace fenix::transport

@@ -8,8 +8,17 @@
 
 namespace fenix::transport {
 
-/// WebSocket data opcodes (RFC 6455 §5.2).
-enum class opcode : uint8_t { text = 0x1, binary = 0x2 };
+/// WebSocket opcodes (RFC 6455 §5.2). Applications build `text` and
+/// `binary` frames; the control opcodes are used by the transport itself
+/// (pong replies, close frames) so that control frames travel through the
+/// same outbound queue as data.
+enum class opcode : uint8_t {
+  text = 0x1,
+  binary = 0x2,
+  close = 0x8,
+  ping = 0x9,
+  pong = 0xA,
+};
 
 class frame;
 
@@ -37,6 +46,11 @@ public:
 
   opcode op() const noexcept { return op_; }
   bool is_text() const noexcept { return op_ == opcode::text; }
+  bool is_control() const noexcept { return static_cast<uint8_t>(op_) >= 0x8; }
+
+  /// A close frame carrying `code` and a reason (truncated so that the
+  /// payload stays within the 125 bytes allowed for control frames).
+  static frame_ptr make_close(uint16_t code, std::string_view reason = {});
 
   /// The message body as the application produced it.
   std::string_view payload() const noexcept {

@@ -1,0 +1,200 @@
+#pragma once
+
+// Shared by the transport integration tests: a fenix system, an endpoint on
+// an ephemeral port and a scriptable socket handler.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/atom.hpp>
+#include <caf/message.hpp>
+
+#include "actors/actor.hpp"
+#include "actors/system.hpp"
+#include "transport/endpoint.hpp"
+#include "transport/socket_handler.hpp"
+
+namespace fenix::test {
+
+using namespace std::chrono_literals;
+using namespace fenix::transport;
+
+/// Waits (bounded) for a condition nobody can notify us about, e.g. an
+/// actor showing up in the tree.
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout = 5s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+/// What the test handlers saw, for the test thread to wait on.
+struct events {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::vector<close_info> closes;
+  std::vector<caf::actor> opened;
+  std::vector<std::string> tokens; // auth tokens seen by the factory
+
+  void add_close(close_info x) {
+    std::lock_guard<std::mutex> guard{mtx};
+    closes.push_back(std::move(x));
+    cv.notify_all();
+  }
+
+  void add_open(caf::actor x) {
+    std::lock_guard<std::mutex> guard{mtx};
+    opened.push_back(std::move(x));
+    cv.notify_all();
+  }
+
+  bool wait_closes(size_t n, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock<std::mutex> guard{mtx};
+    return cv.wait_for(guard, timeout, [&] { return closes.size() >= n; });
+  }
+
+  bool wait_opened(size_t n, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock<std::mutex> guard{mtx};
+    return cv.wait_for(guard, timeout, [&] { return opened.size() >= n; });
+  }
+};
+
+/// Echo plus commands: "blast N SIZE" pushes N numbered frames of SIZE
+/// bytes in one turn, "throw" throws, "close CODE" closes, "binary"
+/// answers with a binary frame. `(put_atom, string)` messages are pushed
+/// as "put:<s>", any lone string as "info:<s>".
+class test_handler : public socket_handler {
+public:
+  explicit test_handler(std::shared_ptr<events> ev) : ev_(std::move(ev)) {
+    // nop
+  }
+
+  caf::message_handler make_handlers(connection& conn) override {
+    return {
+      [&conn](caf::put_atom, const std::string& s) {
+        conn.push_text("put:" + s);
+      },
+    };
+  }
+
+  void on_open(connection& conn) override {
+    ev_->add_open(caf::actor_cast<caf::actor>(conn.self()));
+  }
+
+  void on_text(connection& conn, std::string& text) override {
+    if (text.rfind("blast ", 0) == 0) {
+      auto sp = text.find(' ', 6);
+      auto n = std::stoul(text.substr(6, sp - 6));
+      auto size = std::stoul(text.substr(sp + 1));
+      for (size_t i = 0; i < n; ++i) {
+        auto s = std::to_string(i);
+        s.resize(std::max(size, s.size()), '.');
+        if (!conn.push_text(s))
+          break;
+      }
+    } else if (text == "throw") {
+      throw std::runtime_error("boom");
+    } else if (text.rfind("close ", 0) == 0) {
+      conn.close(static_cast<uint16_t>(std::stoi(text.substr(6))), "bye");
+    } else if (text == "binary") {
+      conn.push_binary(std::string("\x00\x01\x02", 3));
+    } else {
+      conn.push_text(text);
+    }
+  }
+
+  void on_binary(connection& conn, std::string& data) override {
+    conn.push_binary(data);
+  }
+
+  bool on_message(connection& conn, caf::message& msg) override {
+    if (msg.match_elements<std::string>()) {
+      conn.push_text("info:" + msg.get_as<std::string>(0));
+      return true;
+    }
+    return false;
+  }
+
+  void on_close(connection&, const close_info& why) override {
+    ev_->add_close(why);
+  }
+
+private:
+  std::shared_ptr<events> ev_;
+};
+
+struct endpoint_fixture {
+  fenix::config cfg;
+  std::unique_ptr<fenix::system> sys;
+  std::shared_ptr<events> ev = std::make_shared<events>();
+  std::unique_ptr<endpoint> ep;
+
+  endpoint_fixture() {
+    cfg.log_level = "error";
+    sys = std::make_unique<fenix::system>(cfg);
+  }
+
+  ~endpoint_fixture() {
+    if (ep)
+      ep->stop();
+    ep.reset();
+    ev.reset(); // drop actor handles before the system goes
+  }
+
+  /// A factory refusing connects with `?reject=1`, recording auth tokens.
+  handler_factory factory() {
+    return [ev = ev](const params& ps, const connect_info& info)
+             -> socket_handler_ptr {
+      if (ps.contains("reject"))
+        return nullptr;
+      if (info.auth_token) {
+        std::lock_guard<std::mutex> guard{ev->mtx};
+        ev->tokens.push_back(*info.auth_token);
+      }
+      return std::make_unique<test_handler>(ev);
+    };
+  }
+
+  /// Fast timers for tests.
+  endpoint_config config(socket_options opts = {}) {
+    endpoint_config c;
+    c.tick = 50ms;
+    c.close_linger = 500ms;
+    c.drain_interval = 100ms;
+    c.drain_timeout = 5s;
+    c.socket("/socket", factory(), std::move(opts));
+    return c;
+  }
+
+  void start(endpoint_config c) {
+    auto res = endpoint::start(sys->sys(), std::move(c));
+    if (!res)
+      BOOST_FAIL("endpoint::start failed: " + sys->sys().render(res.error()));
+    ep = std::move(*res);
+  }
+
+  void start(socket_options opts = {}) {
+    start(config(std::move(opts)));
+  }
+
+  uint16_t port() const {
+    return ep->port();
+  }
+};
+
+} // namespace fenix::test

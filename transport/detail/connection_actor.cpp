@@ -1,0 +1,322 @@
+// The connection actor: one per WebSocket or long-poll session. It runs
+// the socket handler and is the only place where handler code executes.
+
+#include "transport/detail/connection_actor.hpp"
+
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/message.hpp>
+#include <caf/message_handler.hpp>
+#include <caf/send.hpp>
+#include <caf/system_messages.hpp>
+
+#include "actors/actor.hpp"
+#include "actors/errors.hpp"
+#include "actors/log.hpp"
+#include "actors/system.hpp"
+#include "supervision/supervisor.hpp"
+#include "transport/detail/ws_reader.hpp"
+
+namespace fenix::transport::detail {
+
+namespace {
+
+using text_atom = caf::atom_constant<caf::atom("fx_text")>;
+using binary_atom = caf::atom_constant<caf::atom("fx_binary")>;
+using closed_atom = caf::atom_constant<caf::atom("fx_closed")>;
+using drain_atom = caf::atom_constant<caf::atom("fx_drain")>;
+using batch_atom = caf::atom_constant<caf::atom("fx_batch")>;
+
+/// A long-poll POST on its way to the actor.
+struct batch {
+  std::vector<inbound_message> msgs;
+  std::function<void()> ack;
+};
+
+} // namespace
+} // namespace fenix::transport::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fenix::transport::detail::batch)
+
+namespace fenix::transport::detail {
+
+namespace {
+
+std::string describe(const std::exception_ptr& ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+class connection_actor final : public fenix::actor {
+public:
+  connection_actor(caf::actor_config& cfg, socket_handler_ptr h,
+                   std::shared_ptr<link> l, connect_info info)
+      : fenix::actor(cfg),
+        handler_(std::move(h)),
+        link_(std::move(l)),
+        info_(std::move(info)),
+        ctx_(this) {
+    // nop
+  }
+
+  const char* name() const override {
+    return "fenix.connection";
+  }
+
+  caf::behavior make_behavior() override {
+    boost::json::object details;
+    details["transport"] = info_.transport;
+    details["peer"] = info_.peer_address + ":" + std::to_string(info_.peer_port);
+    details["path"] = info_.path;
+    if (!info_.subprotocol.empty())
+      details["subprotocol"] = info_.subprotocol;
+    rt().tree().merge_details(id(), details);
+    set_default_handler(
+      [this](caf::scheduled_actor*,
+             caf::message_view& mv) -> caf::result<caf::message> {
+        auto msg = mv.move_content_to_message();
+        if (handler_ && handler_->on_message(ctx_, msg))
+          return caf::message{};
+        FENIX_WARN("transport", "connection " << id()
+                                  << ": unexpected message " << to_string(msg));
+        return caf::sec::unexpected_message;
+      });
+    set_down_handler([this](caf::scheduled_actor*, caf::down_msg& dm) {
+      if (handler_)
+        handler_->on_down(ctx_, dm);
+    });
+    set_exception_handler(
+      [this](caf::scheduled_actor*, std::exception_ptr& ep) -> caf::error {
+        return crash(describe(ep));
+      });
+    caf::message_handler own{
+      [this](text_atom, std::string& text) {
+        if (handler_)
+          handler_->on_text(ctx_, text);
+      },
+      [this](binary_atom, std::string& data) {
+        if (handler_)
+          handler_->on_binary(ctx_, data);
+      },
+      [this](batch_atom, batch& b) {
+        for (auto& [is_text, data] : b.msgs) {
+          if (!handler_ || closed_)
+            break;
+          if (is_text)
+            handler_->on_text(ctx_, data);
+          else
+            handler_->on_binary(ctx_, data);
+        }
+        if (b.ack)
+          b.ack();
+      },
+      [this](closed_atom, uint16_t code, std::string& reason, uint8_t by) {
+        closed_ = true;
+        if (handler_) {
+          close_info why{code, std::move(reason), static_cast<closed_by>(by)};
+          handler_->on_close(ctx_, why);
+        }
+        quit();
+      },
+      [this](drain_atom) {
+        if (handler_ && !closed_)
+          handler_->on_drain(ctx_);
+      },
+    };
+    caf::message_handler extra;
+    try {
+      extra = handler_->make_handlers(ctx_);
+      handler_->on_open(ctx_);
+    } catch (...) {
+      crash(describe(std::current_exception()));
+      throw;
+    }
+    if (extra)
+      return own.or_else(extra);
+    return own;
+  }
+
+  void on_exit() override {
+    if (!closed_) {
+      // Going away with the transport still open: killed by a supervisor,
+      // the handler quit, or it threw.
+      auto abnormal = crashed_
+                      || classify_exit(fail_state()) == exit_kind::abnormal;
+      uint16_t code = abnormal ? close_code::internal_error
+                               : close_code::going_away;
+      link_->close(code, abnormal ? "internal error" : "going away");
+      if (handler_ && !crashed_) {
+        try {
+          close_info why{code, "shutdown", closed_by::server};
+          handler_->on_close(ctx_, why);
+        } catch (...) {
+          // the actor is gone anyway
+        }
+      }
+    }
+    handler_.reset();
+    // link_ stays: `push` may read it from other threads until the actor is
+    // destroyed. It holds no cycle: the I/O side dropped (or drops when it
+    // finishes closing) its handle to this actor.
+    fenix::actor::on_exit();
+  }
+
+private:
+  caf::error crash(const std::string& what) {
+    FENIX_WARN("transport", "connection " << id() << ": handler threw: "
+                              << what << "; closing with 1011");
+    crashed_ = true;
+    if (!closed_)
+      link_->close(close_code::internal_error, "internal error");
+    return caf::make_error(caf::sec::runtime_error, what);
+  }
+
+  /// The handler's view of this actor.
+  class context final : public connection {
+  public:
+    explicit context(connection_actor* self) : self_(self) {
+      // nop
+    }
+
+    fenix::actor* self() noexcept override { return self_; }
+
+    const connect_info& info() const noexcept override { return self_->info_; }
+
+    bool push(frame_ptr f) override {
+      // May run on any thread: only the immutable, thread-safe link is
+      // touched.
+      return self_->link_->send(std::move(f));
+    }
+
+    void close(uint16_t code, std::string_view reason) override {
+      if (self_->closing_ || self_->closed_)
+        return;
+      self_->closing_ = true;
+      self_->link_->close(code, reason);
+    }
+
+    bool closing() const noexcept override {
+      return self_->closing_ || self_->closed_;
+    }
+
+  private:
+    connection_actor* self_;
+  };
+
+  socket_handler_ptr handler_;
+  const std::shared_ptr<link> link_;
+  connect_info info_;
+  context ctx_;
+  bool closing_ = false;
+  bool closed_ = false;
+  bool crashed_ = false;
+};
+
+class peer_impl final : public peer {
+public:
+  peer_impl(caf::actor_system& sys, std::shared_ptr<supervisor_slot> slot,
+            socket_handler_ptr h)
+      : sys_(sys), slot_(std::move(slot)), handler_(std::move(h)) {
+    // nop
+  }
+
+  bool start(std::shared_ptr<link> l, connect_info info) override {
+    auto sup = slot_->get();
+    if (!sup)
+      return false;
+    actor_ = sys_.spawn<connection_actor>(std::move(handler_), std::move(l),
+                                          std::move(info));
+    child_spec spec;
+    spec.id = "connection #" + std::to_string(actor_.id());
+    spec.kind = "connection";
+    spec.restart = restart_type::temporary;
+    spec.shutdown = shutdown_spec::after(std::chrono::milliseconds{5000});
+    spec.start = [hdl = actor_](caf::actor_system&) -> caf::expected<caf::actor> {
+      return hdl;
+    };
+    caf::anon_send(sup, start_atom::value, std::move(spec));
+    return true;
+  }
+
+  void on_text(std::string msg) override {
+    caf::anon_send(actor_, text_atom::value, std::move(msg));
+  }
+
+  void on_binary(std::string msg) override {
+    caf::anon_send(actor_, binary_atom::value, std::move(msg));
+  }
+
+  void on_batch(std::vector<inbound_message> msgs,
+                std::function<void()> ack) override {
+    caf::anon_send(actor_, batch_atom::value,
+                   batch{std::move(msgs), std::move(ack)});
+  }
+
+  void on_closed(close_info why) override {
+    caf::anon_send(actor_, closed_atom::value, why.code, std::move(why.reason),
+                   static_cast<uint8_t>(why.by));
+  }
+
+  void drain() override {
+    caf::anon_send(actor_, drain_atom::value);
+  }
+
+private:
+  caf::actor_system& sys_;
+  std::shared_ptr<supervisor_slot> slot_;
+  socket_handler_ptr handler_;
+  caf::actor actor_;
+};
+
+class gate_impl final : public gate {
+public:
+  gate_impl(caf::actor_system& sys, handler_factory f,
+            std::shared_ptr<supervisor_slot> slot)
+      : sys_(sys), factory_(std::move(f)), slot_(std::move(slot)) {
+    // nop
+  }
+
+  std::unique_ptr<peer> connect(const params& ps,
+                                const connect_info& info) override {
+    socket_handler_ptr h;
+    try {
+      h = factory_(ps, info);
+    } catch (const std::exception& e) {
+      FENIX_WARN("transport", "handler factory threw: " << e.what()
+                                << "; refusing " << info.peer_address);
+      return nullptr;
+    }
+    if (!h)
+      return nullptr;
+    return std::make_unique<peer_impl>(sys_, slot_, std::move(h));
+  }
+
+private:
+  caf::actor_system& sys_;
+  handler_factory factory_;
+  std::shared_ptr<supervisor_slot> slot_;
+};
+
+} // namespace
+
+std::shared_ptr<gate> make_gate(caf::actor_system& sys, handler_factory f,
+                                std::shared_ptr<supervisor_slot> slot) {
+  return std::make_shared<gate_impl>(sys, std::move(f), std::move(slot));
+}
+
+size_t connection_actor_size() noexcept {
+  return sizeof(connection_actor);
+}
+
+} // namespace fenix::transport::detail

@@ -1,0 +1,576 @@
+// One WebSocket connection on the I/O side: RFC 6455 over the raw TCP
+// socket, an outbound queue that leaves in one gather-write per flush, and
+// no read buffer while idle. Asio only (no Beast, no CAF).
+
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "actors/log.hpp"
+#include "transport/detail/io_core.hpp"
+#include "transport/detail/ws_reader.hpp"
+
+namespace fenix::transport::detail {
+
+namespace {
+
+constexpr size_t read_chunk = 64 * 1024;
+
+/// Reads land in one buffer per io thread and are parsed at once, so an
+/// idle connection holds no read buffer at all.
+uint8_t* thread_read_buffer() {
+  thread_local std::unique_ptr<uint8_t[]> buf;
+  if (!buf)
+    buf = std::make_unique<uint8_t[]>(read_chunk);
+  return buf.get();
+}
+
+/// A ConstBufferSequence over queued frames: one `const_buffer` per frame,
+/// pointing at its prebuilt wire bytes. Copying it copies two pointers.
+class frames_view {
+public:
+  class const_iterator {
+  public:
+    using iterator_category = std::bidirectional_iterator_tag;
+    using value_type = net::const_buffer;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const net::const_buffer*;
+    using reference = net::const_buffer;
+
+    const_iterator() noexcept = default;
+    explicit const_iterator(const frame_ptr* p) noexcept : p_(p) {
+      // nop
+    }
+
+    net::const_buffer operator*() const noexcept {
+      auto w = (*p_)->wire();
+      return {w.data(), w.size()};
+    }
+    const_iterator& operator++() noexcept {
+      ++p_;
+      return *this;
+    }
+    const_iterator operator++(int) noexcept {
+      auto tmp = *this;
+      ++p_;
+      return tmp;
+    }
+    const_iterator& operator--() noexcept {
+      --p_;
+      return *this;
+    }
+    const_iterator operator--(int) noexcept {
+      auto tmp = *this;
+      --p_;
+      return tmp;
+    }
+    bool operator==(const const_iterator& x) const noexcept {
+      return p_ == x.p_;
+    }
+    bool operator!=(const const_iterator& x) const noexcept {
+      return p_ != x.p_;
+    }
+
+  private:
+    const frame_ptr* p_ = nullptr;
+  };
+
+  using value_type = net::const_buffer;
+
+  explicit frames_view(const std::vector<frame_ptr>& xs) noexcept
+      : first_(xs.data()), last_(xs.data() + xs.size()) {
+    // nop
+  }
+
+  const_iterator begin() const noexcept { return const_iterator{first_}; }
+  const_iterator end() const noexcept { return const_iterator{last_}; }
+
+private:
+  const frame_ptr* first_;
+  const frame_ptr* last_;
+};
+
+static_assert(net::is_const_buffer_sequence<frames_view>::value);
+
+class ws_connection final : public conn_base,
+                            public link,
+                            public std::enable_shared_from_this<ws_connection> {
+public:
+  ws_connection(tcp::socket sock, std::shared_ptr<mount_state> m, uint64_t id)
+      : conn_base(id),
+        sock_(std::move(sock)),
+        mount_(std::move(m)),
+        reader_(mount_->opts.max_frame_size) {
+    // nop
+  }
+
+  // -- starting -------------------------------------------------------------
+
+  void start(std::unique_ptr<peer> p, std::string handshake,
+             std::string leftover) {
+    // Runs on the connection's strand (the HTTP session's handler).
+    peer_ = std::move(p);
+    handshake_ = std::move(handshake);
+    touch();
+    // write_active_ is already set: frames the actor pushes meanwhile wait
+    // behind the 101 response.
+    net::async_write(sock_, net::buffer(handshake_),
+                     [self = shared_from_this()](
+                       const boost::system::error_code& ec, size_t) {
+                       self->on_handshake_written(ec);
+                     });
+    if (!leftover.empty())
+      consume(reinterpret_cast<const uint8_t*>(leftover.data()),
+              leftover.size());
+    if (phase_ != phase::closed)
+      do_wait();
+  }
+
+  // -- link: called from any thread ------------------------------------------
+
+  bool send(frame_ptr f) override {
+    std::unique_lock<std::mutex> guard{mtx_};
+    if (!accepting_)
+      return false;
+    auto& opts = mount_->opts;
+    auto size = f->wire_size();
+    if (queued_bytes_ + size > opts.max_queue_bytes
+        || queued_frames_ + 1 > opts.max_queue_frames) {
+      // The client does not keep up: drop what it has not been sent yet
+      // and close. Frames already in the kernel's hands may still arrive.
+      accepting_ = false;
+      for (auto& x : queue_)
+        queued_bytes_ -= x->wire_size();
+      queued_frames_ -= queue_.size();
+      queue_.clear();
+      auto bytes = queued_bytes_ + size;
+      auto frames = queued_frames_ + 1;
+      guard.unlock();
+      mount_->core->counters.queue_drops.fetch_add(1, std::memory_order_relaxed);
+      FENIX_WARN("transport", "connection " << conn_id()
+                                << ": outbound queue limit reached ("
+                                << frames << " frames pending, "
+                                << bytes << " bytes incl. in flight), "
+                                << "disconnecting with 1008");
+      post_close(close_code::policy_violation, "outbound queue limit");
+      return false;
+    }
+    queued_bytes_ += size;
+    ++queued_frames_;
+    queue_.push_back(std::move(f));
+    if (!write_active_ && !flush_posted_) {
+      flush_posted_ = true;
+      guard.unlock();
+      net::post(sock_.get_executor(),
+                [self = shared_from_this()] { self->flush(); });
+    }
+    return true;
+  }
+
+  void close(uint16_t code, std::string_view reason) override {
+    post_close(code, reason);
+  }
+
+  // -- conn_base --------------------------------------------------------------
+
+  void request_drain() override {
+    net::post(sock_.get_executor(), [self = shared_from_this()] {
+      if (self->peer_ && self->phase_ == phase::open)
+        self->peer_->drain();
+    });
+  }
+
+  void abort() override {
+    net::post(sock_.get_executor(), [self = shared_from_this()] {
+      self->record(close_code::going_away, "aborted", closed_by::server);
+      self->finish();
+    });
+  }
+
+  // -- timed: the wheel's thread ------------------------------------------------
+
+  uint32_t deadline() const noexcept override {
+    if (done_.load(std::memory_order_relaxed))
+      return 0;
+    if (auto cd = close_deadline_.load(std::memory_order_relaxed); cd != 0)
+      return cd;
+    if (mount_->idle_ticks == 0)
+      return 0;
+    return last_activity_.load(std::memory_order_relaxed) + mount_->idle_ticks;
+  }
+
+  void on_deadline() override {
+    net::post(sock_.get_executor(),
+              [self = shared_from_this()] { self->on_timer(); });
+  }
+
+private:
+  enum class phase : uint8_t { open, closing, closed };
+
+  io_core& core() noexcept { return *mount_->core; }
+
+  void touch() noexcept {
+    last_activity_.store(core().wheel.now(), std::memory_order_relaxed);
+  }
+
+  // -- reading --------------------------------------------------------------------
+
+  void do_wait() {
+    sock_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](
+                       const boost::system::error_code& ec) {
+                       self->on_readable(ec);
+                     });
+  }
+
+  void on_readable(const boost::system::error_code& ec) {
+    if (phase_ == phase::closed)
+      return;
+    if (ec) {
+      record(close_code::abnormal, "", closed_by::network);
+      finish();
+      return;
+    }
+    // Re-arm before reading: Asio's epoll reactor is edge-triggered, and
+    // data arriving after the wait is armed always completes it.
+    do_wait();
+    auto* buf = thread_read_buffer();
+    for (;;) {
+      boost::system::error_code rec;
+      auto n = sock_.read_some(net::buffer(buf, read_chunk), rec);
+      if (rec == net::error::would_block || rec == net::error::try_again)
+        return;
+      if (rec) {
+        // EOF or reset: the client is gone (or finished its close).
+        record(close_code::abnormal, "", closed_by::network);
+        finish();
+        return;
+      }
+      touch();
+      consume(buf, n);
+      if (phase_ == phase::closed || n < read_chunk)
+        return; // a short read drained the socket; the armed wait follows
+    }
+  }
+
+  void consume(const uint8_t* pos, size_t n) {
+    const uint8_t* end = pos + n;
+    while (pos < end && !reading_stopped_ && phase_ != phase::closed) {
+      switch (reader_.next(pos, end)) {
+        case ws_reader::event::need_more:
+          return;
+        case ws_reader::event::message: {
+          auto op = reader_.message_op();
+          auto msg = reader_.take_message();
+          if (phase_ != phase::open || !peer_)
+            break; // after our close frame, data is discarded
+          core().counters.frames_in.fetch_add(1, std::memory_order_relaxed);
+          if (op == opcode::text)
+            peer_->on_text(std::move(msg));
+          else
+            peer_->on_binary(std::move(msg));
+          break;
+        }
+        case ws_reader::event::ping:
+          if (phase_ == phase::open) {
+            auto pong = frame::make(opcode::pong, reader_.control());
+            std::unique_lock<std::mutex> guard{mtx_};
+            control_.push_back(std::move(pong));
+            if (!write_active_) {
+              guard.unlock();
+              flush();
+            }
+          }
+          reader_.release_control();
+          break;
+        case ws_reader::event::pong:
+          reader_.release_control();
+          break;
+        case ws_reader::event::close: {
+          auto code = reader_.close_code();
+          peer_closed_ = true;
+          if (phase_ == phase::open) {
+            record(code == 0 ? close_code::no_status : code,
+                   std::string{reader_.close_reason()}, closed_by::client);
+            // Echo the client's code (an empty close when it gave none).
+            begin_close(code, {});
+          } else if (close_written_) {
+            finish(); // handshake complete
+          }
+          reader_.release_control();
+          reading_stopped_ = true; // nothing may follow a close frame
+          return;
+        }
+        case ws_reader::event::error:
+          core().counters.protocol_errors.fetch_add(1,
+                                                    std::memory_order_relaxed);
+          FENIX_INFO("transport", "connection "
+                                    << conn_id() << ": protocol error ("
+                                    << reader_.error_reason() << "), closing with "
+                                    << reader_.error_code());
+          reading_stopped_ = true;
+          record(reader_.error_code(), reader_.error_reason(),
+                 closed_by::server);
+          begin_close(reader_.error_code(), reader_.error_reason());
+          return;
+      }
+    }
+  }
+
+  // -- writing ----------------------------------------------------------------------
+
+  void on_handshake_written(const boost::system::error_code& ec) {
+    std::string{}.swap(handshake_);
+    if (ec) {
+      record(close_code::abnormal, "", closed_by::network);
+      finish();
+      return;
+    }
+    std::unique_lock<std::mutex> guard{mtx_};
+    write_active_ = false;
+    guard.unlock();
+    flush();
+  }
+
+  /// Sends everything pending in one gather-write: pongs first (they may
+  /// go between any two messages), then data in queue order, then the close
+  /// frame, which is always last.
+  void flush() {
+    std::unique_lock<std::mutex> guard{mtx_};
+    flush_posted_ = false;
+    if (write_active_ || phase_ == phase::closed)
+      return;
+    if (control_.empty()) {
+      writing_.swap(queue_);
+    } else {
+      writing_.swap(control_);
+      writing_.insert(writing_.end(), std::make_move_iterator(queue_.begin()),
+                      std::make_move_iterator(queue_.end()));
+      queue_.clear();
+    }
+    if (close_frame_) {
+      writing_.push_back(std::move(close_frame_));
+      close_frame_.reset();
+      close_in_flight_ = true;
+    }
+    if (writing_.empty())
+      return;
+    write_active_ = true;
+    guard.unlock();
+    core().counters.writes.fetch_add(1, std::memory_order_relaxed);
+    net::async_write(sock_, frames_view{writing_},
+                     [self = shared_from_this()](
+                       const boost::system::error_code& ec, size_t n) {
+                       self->on_write(ec, n);
+                     });
+  }
+
+  void on_write(const boost::system::error_code& ec, size_t n) {
+    auto& ctr = core().counters;
+    size_t data_bytes = 0;
+    size_t data_frames = 0;
+    for (auto& f : writing_)
+      if (!f->is_control()) {
+        data_bytes += f->wire_size();
+        ++data_frames;
+      }
+    if (!ec) {
+      ctr.frames_out.fetch_add(writing_.size(), std::memory_order_relaxed);
+      ctr.bytes_out.fetch_add(n, std::memory_order_relaxed);
+    }
+    writing_.clear();
+    if (writing_.capacity() > 64)
+      std::vector<frame_ptr>{}.swap(writing_);
+    bool close_sent = close_in_flight_;
+    close_in_flight_ = false;
+    bool more;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      write_active_ = false;
+      queued_bytes_ -= data_bytes;
+      queued_frames_ -= data_frames;
+      more = !queue_.empty() || !control_.empty() || close_frame_ != nullptr;
+      if (queue_.empty() && queue_.capacity() > 64)
+        std::vector<frame_ptr>{}.swap(queue_);
+    }
+    if (ec) {
+      if (phase_ != phase::closed) {
+        record(close_code::abnormal, "", closed_by::network);
+        finish();
+      }
+      return;
+    }
+    if (close_sent) {
+      on_close_written();
+      return;
+    }
+    if (more)
+      flush();
+  }
+
+  // -- closing ------------------------------------------------------------------------
+
+  void post_close(uint16_t code, std::string_view reason) {
+    net::post(sock_.get_executor(),
+              [self = shared_from_this(), code, r = std::string{reason}] {
+                self->record(code, r, closed_by::server);
+                self->begin_close(code, r);
+              });
+  }
+
+  /// Remembers how the connection ended; the first explanation wins.
+  void record(uint16_t code, std::string_view reason, closed_by by) {
+    if (recorded_)
+      return;
+    recorded_ = true;
+    result_.code = code;
+    result_.reason = std::string{reason};
+    result_.by = by;
+  }
+
+  /// Queues the close frame (after everything queued so far) and starts
+  /// the linger clock. `code` 0 sends a close frame without a code.
+  void begin_close(uint16_t code, std::string_view reason) {
+    if (phase_ != phase::open)
+      return;
+    phase_ = phase::closing;
+    close_deadline_.store(core().wheel.now() + core().linger_ticks,
+                          std::memory_order_relaxed);
+    core().wheel.add(shared_from_this());
+    auto f = code == 0 ? frame::make(opcode::close, {})
+                       : frame::make_close(code, reason);
+    std::unique_lock<std::mutex> guard{mtx_};
+    accepting_ = false;
+    close_frame_ = std::move(f);
+    if (!write_active_) {
+      guard.unlock();
+      flush();
+    }
+  }
+
+  void on_close_written() {
+    close_written_ = true;
+    if (peer_closed_) {
+      finish(); // the server closes TCP first (RFC 6455 §7.1.1)
+      return;
+    }
+    // Wait (bounded by the linger deadline) for the client's close frame or
+    // EOF; reading on drains what it still sends so that no RST hits it.
+    boost::system::error_code ignored;
+    sock_.shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  void on_timer() {
+    if (phase_ == phase::closed)
+      return;
+    auto now = core().wheel.now();
+    if (phase_ == phase::closing) {
+      auto cd = close_deadline_.load(std::memory_order_relaxed);
+      if (cd != 0 && now >= cd)
+        finish(); // the close could not complete in time: drop TCP
+      return;
+    }
+    auto idle = mount_->idle_ticks;
+    if (idle != 0
+        && now >= last_activity_.load(std::memory_order_relaxed) + idle) {
+      core().counters.idle_timeouts.fetch_add(1, std::memory_order_relaxed);
+      record(close_code::going_away, "idle timeout", closed_by::server);
+      begin_close(close_code::going_away, "idle timeout");
+    }
+  }
+
+  void finish() {
+    if (phase_ == phase::closed)
+      return;
+    phase_ = phase::closed;
+    done_.store(true, std::memory_order_relaxed);
+    boost::system::error_code ignored;
+    sock_.shutdown(tcp::socket::shutdown_both, ignored);
+    sock_.close(ignored);
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      accepting_ = false;
+      queue_.clear();
+      queue_.shrink_to_fit();
+      control_.clear();
+      close_frame_.reset();
+    }
+    reader_.take_message();
+    reader_.release_control();
+    mount_->connections.fetch_sub(1, std::memory_order_relaxed);
+    core().counters.websockets.fetch_sub(1, std::memory_order_relaxed);
+    core().detach(conn_id());
+    if (!recorded_)
+      record(close_code::abnormal, "", closed_by::network);
+    if (peer_) {
+      peer_->on_closed(std::move(result_));
+      peer_.reset(); // drops the actor handle: no cycle left
+    }
+  }
+
+  // -- state ------------------------------------------------------------------------
+
+  tcp::socket sock_;
+  std::shared_ptr<mount_state> mount_;
+
+  // Strand only.
+  std::unique_ptr<peer> peer_;
+  ws_reader reader_;
+  std::string handshake_;
+  std::vector<frame_ptr> writing_; // the gather-write in flight
+  close_info result_;
+  phase phase_ = phase::open;
+  bool recorded_ = false;
+  bool reading_stopped_ = false;
+  bool peer_closed_ = false;   // the client's close frame arrived
+  bool close_written_ = false; // our close frame left
+  bool close_in_flight_ = false;
+
+  // Read by the wheel.
+  std::atomic<uint32_t> last_activity_{0};
+  std::atomic<uint32_t> close_deadline_{0};
+  std::atomic<bool> done_{false};
+
+  // Shared with senders on any thread.
+  std::mutex mtx_;
+  std::vector<frame_ptr> queue_;   // data frames waiting for the next flush
+  std::vector<frame_ptr> control_; // pongs waiting for the next flush
+  frame_ptr close_frame_;
+  size_t queued_bytes_ = 0;  // data frames queued or in flight
+  size_t queued_frames_ = 0; // ditto
+  bool accepting_ = true;
+  bool write_active_ = true; // the handshake goes first
+  bool flush_posted_ = false;
+};
+
+} // namespace
+
+void start_websocket(tcp::socket sock, std::shared_ptr<mount_state> m,
+                     std::unique_ptr<peer> p, connect_info info,
+                     std::string handshake, std::string leftover) {
+  auto& core = *m->core;
+  auto conn = std::make_shared<ws_connection>(std::move(sock), m,
+                                              core.next_id());
+  core.attach(conn);
+  core.counters.websockets.fetch_add(1, std::memory_order_relaxed);
+  core.counters.accepted.fetch_add(1, std::memory_order_relaxed);
+  // The connection counter was reserved by the caller (max_connections).
+  if (!p->start(conn, std::move(info))) {
+    conn->start(nullptr, std::move(handshake), {});
+    conn->close(close_code::try_again_later, "server stopping");
+    return;
+  }
+  conn->start(std::move(p), std::move(handshake), std::move(leftover));
+  core.wheel.add(conn);
+}
+
+size_t websocket_object_size() noexcept {
+  return sizeof(ws_connection);
+}
+
+} // namespace fenix::transport::detail
