@@ -71,8 +71,8 @@ public:
 
   /// True for a JSON object, whichever way it was passed in.
   bool is_object() const noexcept {
-    return kind_ == kind::object
-           || (kind_ == kind::value && value_->is_object());
+    return kind_ == kind::object ||
+           (kind_ == kind::value && value_->is_object());
   }
 
   /// Precondition: `which() == kind::value`.
@@ -154,7 +154,8 @@ public:
     // nop
   }
 
-  result(codec_error err) : v_(std::in_place_index<1>, std::move(err)) { // NOLINT
+  result(codec_error err)
+      : v_(std::in_place_index<1>, std::move(err)) { // NOLINT
     // nop
   }
 

@@ -61,10 +61,9 @@ make_diffs(const presence_changes& changes) {
   auto slot = [&out](const std::string& topic) -> json::object& {
     auto i = out.find(topic);
     if (i == out.end())
-      i = out
-            .emplace(topic, json::object{{"joins", json::object{}},
-                                         {"leaves", json::object{}}})
-            .first;
+      i = out.emplace(topic, json::object{{"joins", json::object{}},
+                                          {"leaves", json::object{}}})
+              .first;
     return i->second;
   };
   for (const auto& e : changes.joins)
@@ -111,8 +110,8 @@ std::string phx_ref_generator::encode(uint32_t seconds, uint32_t hash,
   // 12 bytes are four 3-byte groups: exactly 16 characters, no padding.
   std::string out(16, '\0');
   for (int g = 0; g < 4; ++g) {
-    uint32_t n = (uint32_t{bytes[3 * g]} << 16)
-                 | (uint32_t{bytes[3 * g + 1]} << 8) | bytes[3 * g + 2];
+    uint32_t n = (uint32_t{bytes[3 * g]} << 16) |
+                 (uint32_t{bytes[3 * g + 1]} << 8) | bytes[3 * g + 2];
     for (int k = 0; k < 4; ++k)
       out[4 * g + k] = alphabet[(n >> (18 - 6 * k)) & 0x3F];
   }
@@ -140,9 +139,10 @@ size_t presence_state::size(std::string_view topic) const noexcept {
 
 // -- presence_state: local operations -----------------------------------------
 
-std::optional<presence_changes>
-presence_state::track(std::string_view topic, uint64_t owner,
-                      std::string_view key, json::object meta) {
+std::optional<presence_changes> presence_state::track(std::string_view topic,
+                                                      uint64_t owner,
+                                                      std::string_view key,
+                                                      json::object meta) {
   if (find_local(topic, owner, key) != by_dot_.end())
     return std::nullopt;
   meta["phx_ref"] = refs_.next();
@@ -153,8 +153,7 @@ presence_state::track(std::string_view topic, uint64_t owner,
   return out;
 }
 
-presence_changes presence_state::untrack(std::string_view topic,
-                                         uint64_t owner,
+presence_changes presence_state::untrack(std::string_view topic, uint64_t owner,
                                          std::string_view key) {
   presence_changes out;
   auto pos = find_local(topic, owner, key);
@@ -166,9 +165,10 @@ presence_changes presence_state::untrack(std::string_view topic,
   return out;
 }
 
-std::optional<presence_changes>
-presence_state::update(std::string_view topic, uint64_t owner,
-                       std::string_view key, json::object meta) {
+std::optional<presence_changes> presence_state::update(std::string_view topic,
+                                                       uint64_t owner,
+                                                       std::string_view key,
+                                                       json::object meta) {
   auto pos = find_local(topic, owner, key);
   if (pos == by_dot_.end())
     return std::nullopt;
@@ -222,9 +222,9 @@ json::object presence_state::list(std::string_view topic) const {
       current = k.key;
       auto& slot = out.emplace(jsv(k.key), json::object(sp)).first->value();
       metas = &slot.get_object()
-                 .emplace("metas", json::array(sp))
-                 .first->value()
-                 .get_array();
+                   .emplace("metas", json::array(sp))
+                   .first->value()
+                   .get_array();
     }
     metas->emplace_back(e.meta);
   }
@@ -232,8 +232,7 @@ json::object presence_state::list(std::string_view topic) const {
 }
 
 std::optional<json::object>
-presence_state::get_by_key(std::string_view topic,
-                           std::string_view key) const {
+presence_state::get_by_key(std::string_view topic, std::string_view key) const {
   auto t = topics_.find(topic);
   if (t == topics_.end())
     return std::nullopt;
@@ -247,8 +246,7 @@ presence_state::get_by_key(std::string_view topic,
   return json::object{{"metas", std::move(metas)}};
 }
 
-const json::object* presence_state::get(std::string_view topic,
-                                        uint64_t owner,
+const json::object* presence_state::get(std::string_view topic, uint64_t owner,
                                         std::string_view key) const {
   auto t = topics_.find(topic);
   if (t == topics_.end())
@@ -284,7 +282,7 @@ presence_snapshot presence_state::snapshot() const {
     s.context.emplace(r.id, r.context);
     if (!r.cloud.empty())
       s.cloud.emplace(r.id, std::vector<std::pair<uint64_t, uint64_t>>{
-                              r.cloud.begin(), r.cloud.end()});
+                                r.cloud.begin(), r.cloud.end()});
   }
   s.values.reserve(by_dot_.size());
   for (const auto& [dk, loc] : by_dot_)
@@ -308,8 +306,8 @@ presence_changes presence_state::merge(const presence_delta& delta) {
   // Leaves: what the delta covers but no longer holds was removed by its
   // owner. Other replicas' elements are never removed here.
   auto first = by_dot_.upper_bound({r, delta.start});
-  while (first != by_dot_.end() && first->first.first == r
-         && first->first.second <= delta.end) {
+  while (first != by_dot_.end() && first->first.first == r &&
+         first->first.second <= delta.end) {
     auto next = std::next(first);
     if (alive.count(first->first.second) == 0) {
       bool visible = replicas_[r].up;
@@ -534,17 +532,18 @@ presence_element presence_state::to_element(const location& loc) const {
                           dot{replicas_[k.replica].id, e.clock}};
 }
 
-presence_state::location
-presence_state::insert(replica_index r, uint64_t clock,
-                       std::string_view topic, uint64_t owner,
-                       std::string_view key, json::object meta) {
+presence_state::location presence_state::insert(replica_index r, uint64_t clock,
+                                                std::string_view topic,
+                                                uint64_t owner,
+                                                std::string_view key,
+                                                json::object meta) {
   auto t = topics_.find(topic);
   if (t == topics_.end())
     t = topics_.emplace(std::string{topic}, topic_map{}).first;
   auto e = t->second
-             .emplace(elem_key{std::string{key}, r, owner},
-                      entry{std::move(meta), clock})
-             .first;
+               .emplace(elem_key{std::string{key}, r, owner},
+                        entry{std::move(meta), clock})
+               .first;
   location loc{t, e};
   by_dot_.emplace(dot_key{r, clock}, loc);
   if (r == 0)

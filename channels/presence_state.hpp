@@ -120,8 +120,7 @@ public:
   std::string next();
 
   /// The encoding itself, for tests.
-  static std::string encode(uint32_t seconds, uint32_t hash,
-                            uint32_t counter);
+  static std::string encode(uint32_t seconds, uint32_t hash, uint32_t counter);
 
 private:
   uint32_t hash_;
@@ -170,8 +169,8 @@ public:
 
   /// Tracks `owner` under `key` on `topic`; adds a fresh "phx_ref" to
   /// `meta`. Returns nullopt if that presence is already tracked.
-  std::optional<presence_changes> track(std::string_view topic,
-                                        uint64_t owner, std::string_view key,
+  std::optional<presence_changes> track(std::string_view topic, uint64_t owner,
+                                        std::string_view key,
                                         boost::json::object meta);
 
   /// Untracks one presence; no change if it is not tracked.
@@ -181,8 +180,8 @@ public:
   /// Replaces a presence's meta (remove + add): the new meta gets a new
   /// "phx_ref" and "phx_ref_prev" = the old one. Returns nullopt if that
   /// presence is not tracked.
-  std::optional<presence_changes> update(std::string_view topic,
-                                         uint64_t owner, std::string_view key,
+  std::optional<presence_changes> update(std::string_view topic, uint64_t owner,
+                                         std::string_view key,
                                          boost::json::object meta);
 
   /// Untracks everything `owner` tracked (the owner died).
@@ -276,9 +275,9 @@ private:
     using is_transparent = void;
     template <class X, class Y>
     bool operator()(const X& x, const Y& y) const noexcept {
-      return std::forward_as_tuple(std::string_view{x.key}, x.replica, x.owner)
-             < std::forward_as_tuple(std::string_view{y.key}, y.replica,
-                                     y.owner);
+      return std::forward_as_tuple(std::string_view{x.key}, x.replica,
+                                   x.owner) <
+             std::forward_as_tuple(std::string_view{y.key}, y.replica, y.owner);
     }
   };
 

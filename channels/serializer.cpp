@@ -50,9 +50,8 @@ size_t string_bound(std::string_view s) noexcept {
       n += 2;
     else if (c < 0x20)
       // \b \t \n \f \r have short forms, the rest become \u00XX.
-      n += (c == '\b' || c == '\t' || c == '\n' || c == '\f' || c == '\r')
-             ? 2
-             : 6;
+      n += (c == '\b' || c == '\t' || c == '\n' || c == '\f' || c == '\r') ? 2
+                                                                           : 6;
     else
       n += 1;
   }
@@ -86,26 +85,26 @@ size_t json_bound(const json::array& a) noexcept {
 
 size_t json_bound(const json::value& v) noexcept {
   switch (v.kind()) {
-    case json::kind::null:
-      return 4;
-    case json::kind::bool_:
-      return 5;
-    case json::kind::int64: {
-      auto i = v.get_int64();
-      // Negate in unsigned arithmetic: -INT64_MIN overflows int64.
-      return i < 0 ? 1 + digits(0 - static_cast<uint64_t>(i))
-                   : digits(static_cast<uint64_t>(i));
-    }
-    case json::kind::uint64:
-      return digits(v.get_uint64());
-    case json::kind::double_:
-      return 32; // shortest round-trip form, sign and exponent included
-    case json::kind::string:
-      return string_bound(v.get_string());
-    case json::kind::array:
-      return json_bound(v.get_array());
-    case json::kind::object:
-      return json_bound(v.get_object());
+  case json::kind::null:
+    return 4;
+  case json::kind::bool_:
+    return 5;
+  case json::kind::int64: {
+    auto i = v.get_int64();
+    // Negate in unsigned arithmetic: -INT64_MIN overflows int64.
+    return i < 0 ? 1 + digits(0 - static_cast<uint64_t>(i))
+                 : digits(static_cast<uint64_t>(i));
+  }
+  case json::kind::uint64:
+    return digits(v.get_uint64());
+  case json::kind::double_:
+    return 32; // shortest round-trip form, sign and exponent included
+  case json::kind::string:
+    return string_bound(v.get_string());
+  case json::kind::array:
+    return json_bound(v.get_array());
+  case json::kind::object:
+    return json_bound(v.get_object());
   }
   return 0;
 }
@@ -195,8 +194,8 @@ json::value ref_from_bytes(std::string_view s) {
 }
 
 /// Checks the 255-byte field limit; returns the offending field's name.
-const char* oversized(std::initializer_list<
-                      std::pair<const char*, std::string_view>> fields) {
+const char* oversized(
+    std::initializer_list<std::pair<const char*, std::string_view>> fields) {
   for (const auto& [name, value] : fields)
     if (value.size() > max_binary_field)
       return name;
@@ -204,8 +203,8 @@ const char* oversized(std::initializer_list<
 }
 
 codec_error oversized_error(const char* field) {
-  return fail(std::string{"binary frame field "} + field
-              + " exceeds 255 bytes");
+  return fail(std::string{"binary frame field "} + field +
+              " exceeds 255 bytes");
 }
 
 /// Reads the length-prefixed fields of a binary frame: `lens` are the header
@@ -282,8 +281,8 @@ public:
                              payload_view response) const override {
     if (response.is_binary())
       return fail("V1 serializer has no binary frames");
-    frame_writer w{64 + string_bound(topic) + string_bound(status)
-                   + json_bound(response) + json_bound(ref)};
+    frame_writer w{64 + string_bound(topic) + string_bound(status) +
+                   json_bound(response) + json_bound(ref)};
     w.raw(R"({"topic":)");
     w.json_string(topic);
     w.raw(R"(,"event":"phx_reply","payload":{"status":)");
@@ -302,8 +301,7 @@ public:
     return encode_message(ref, topic, event, payload);
   }
 
-  encode_result encode_broadcast(std::string_view topic,
-                                 std::string_view event,
+  encode_result encode_broadcast(std::string_view topic, std::string_view event,
                                  payload_view payload) const override {
     return encode_message(null_value(), topic, event, payload);
   }
@@ -317,8 +315,8 @@ private:
       return fail("V1 serializer has no binary frames");
     if (!payload.is_object())
       return fail("push and broadcast payloads must be JSON objects");
-    frame_writer w{48 + string_bound(topic) + string_bound(event)
-                   + json_bound(payload) + json_bound(ref)};
+    frame_writer w{48 + string_bound(topic) + string_bound(event) +
+                   json_bound(payload) + json_bound(ref)};
     w.raw(R"({"topic":)");
     w.json_string(topic);
     w.raw(R"(,"event":)");
@@ -352,9 +350,9 @@ public:
                              payload_view response) const override {
     if (response.is_binary())
       return binary_reply(join_ref, ref, topic, status, response.bytes());
-    frame_writer w{64 + json_bound(join_ref) + json_bound(ref)
-                   + string_bound(topic) + string_bound(status)
-                   + json_bound(response)};
+    frame_writer w{64 + json_bound(join_ref) + json_bound(ref) +
+                   string_bound(topic) + string_bound(status) +
+                   json_bound(response)};
     w.raw("[");
     w.json_value(join_ref);
     w.raw(",");
@@ -369,17 +367,15 @@ public:
     return w.finish(opcode::text);
   }
 
-  encode_result encode_push(const json::value& join_ref,
-                            const json::value& ref, std::string_view topic,
-                            std::string_view event,
+  encode_result encode_push(const json::value& join_ref, const json::value& ref,
+                            std::string_view topic, std::string_view event,
                             payload_view payload) const override {
     if (payload.is_binary())
       return binary_push(join_ref, topic, event, payload.bytes());
     return text_message(join_ref, ref, topic, event, payload);
   }
 
-  encode_result encode_broadcast(std::string_view topic,
-                                 std::string_view event,
+  encode_result encode_broadcast(std::string_view topic, std::string_view event,
                                  payload_view payload) const override {
     if (payload.is_binary())
       return binary_broadcast(topic, event, payload.bytes());
@@ -419,9 +415,9 @@ private:
                                     payload_view payload) {
     if (!payload.is_object())
       return fail("push and broadcast payloads must be JSON objects");
-    frame_writer w{8 + json_bound(join_ref) + json_bound(ref)
-                   + string_bound(topic) + string_bound(event)
-                   + json_bound(payload)};
+    frame_writer w{8 + json_bound(join_ref) + json_bound(ref) +
+                   string_bound(topic) + string_bound(event) +
+                   json_bound(payload)};
     w.raw("[");
     w.json_value(join_ref);
     w.raw(",");
@@ -463,8 +459,8 @@ private:
                                    std::string_view bytes) {
     std::string scratch;
     auto jr = ref_bytes(join_ref, scratch);
-    if (auto bad = oversized({{"join_ref", jr}, {"topic", topic},
-                              {"event", event}}))
+    if (auto bad =
+            oversized({{"join_ref", jr}, {"topic", topic}, {"event", event}}))
       return oversized_error(bad);
     frame_writer w{4 + jr.size() + topic.size() + event.size() + bytes.size()};
     w.byte(static_cast<size_t>(binary_kind::push));
@@ -487,11 +483,13 @@ private:
     std::string scratch2;
     auto jr = ref_bytes(join_ref, scratch1);
     auto r = ref_bytes(ref, scratch2);
-    if (auto bad = oversized({{"join_ref", jr}, {"ref", r}, {"topic", topic},
+    if (auto bad = oversized({{"join_ref", jr},
+                              {"ref", r},
+                              {"topic", topic},
                               {"status", status}}))
       return oversized_error(bad);
-    frame_writer w{5 + jr.size() + r.size() + topic.size() + status.size()
-                   + bytes.size()};
+    frame_writer w{5 + jr.size() + r.size() + topic.size() + status.size() +
+                   bytes.size()};
     w.byte(static_cast<size_t>(binary_kind::reply));
     w.byte(jr.size());
     w.byte(r.size());
@@ -531,8 +529,8 @@ struct version {
 };
 
 bool is_ident_char(char c) noexcept {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
-         || (c >= 'A' && c <= 'Z') || c == '-';
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+         (c >= 'A' && c <= 'Z') || c == '-';
 }
 
 /// Parses one numeric part without leading zeros, as Elixir's Version does.
@@ -557,8 +555,8 @@ bool parse_idents(std::string_view s, bool numeric_rule) {
   size_t start = 0;
   while (true) {
     auto end = s.find('.', start);
-    auto id = s.substr(start, end == std::string_view::npos ? end
-                                                            : end - start);
+    auto id =
+        s.substr(start, end == std::string_view::npos ? end : end - start);
     if (id.empty() || !std::all_of(id.begin(), id.end(), is_ident_char))
       return false;
     bool numeric = std::all_of(id.begin(), id.end(),
@@ -583,8 +581,8 @@ std::optional<version> parse_version(std::string_view s) {
   if (!parse_number(s, v.patch))
     return std::nullopt;
   auto plus = s.find('+');
-  auto build = plus == std::string_view::npos ? std::string_view{}
-                                              : s.substr(plus + 1);
+  auto build =
+      plus == std::string_view::npos ? std::string_view{} : s.substr(plus + 1);
   auto core_rest = s.substr(0, plus);
   if (plus != std::string_view::npos && !parse_idents(build, false))
     return std::nullopt;
@@ -627,8 +625,7 @@ encode_result serializer::encode(const broadcast& b) const {
   return encode_broadcast(b.topic, b.event, b.payload);
 }
 
-encode_result
-serializer::encode_heartbeat_reply(const json::value& ref) const {
+encode_result serializer::encode_heartbeat_reply(const json::value& ref) const {
   return encode_reply(null_value(), ref, "phoenix", "ok", empty_object());
 }
 
@@ -691,34 +688,34 @@ result<server_binary_frame> decode_server_binary(std::string_view data) {
   std::string_view f[4];
   std::string_view rest;
   switch (static_cast<unsigned char>(data[0])) {
-    case 0: // push: join_ref, topic, event
-      if (!split_fields(data, 4, f, 3, rest))
-        return fail("truncated binary frame");
-      out.kind = binary_kind::push;
-      out.join_ref = ref_from_bytes(f[0]);
-      out.topic.assign(f[1]);
-      out.event.assign(f[2]);
-      break;
-    case 1: // reply: join_ref, ref, topic, status
-      if (!split_fields(data, 5, f, 4, rest))
-        return fail("truncated binary frame");
-      out.kind = binary_kind::reply;
-      out.join_ref = ref_from_bytes(f[0]);
-      out.ref = ref_from_bytes(f[1]);
-      out.topic.assign(f[2]);
-      out.event = "phx_reply";
-      out.status.assign(f[3]);
-      break;
-    case 2: // broadcast: topic, event
-      if (!split_fields(data, 3, f, 2, rest))
-        return fail("truncated binary frame");
-      out.kind = binary_kind::broadcast;
-      out.topic.assign(f[0]);
-      out.event.assign(f[1]);
-      break;
-    default:
-      return fail("unexpected binary frame kind "
-                  + std::to_string(static_cast<unsigned char>(data[0])));
+  case 0: // push: join_ref, topic, event
+    if (!split_fields(data, 4, f, 3, rest))
+      return fail("truncated binary frame");
+    out.kind = binary_kind::push;
+    out.join_ref = ref_from_bytes(f[0]);
+    out.topic.assign(f[1]);
+    out.event.assign(f[2]);
+    break;
+  case 1: // reply: join_ref, ref, topic, status
+    if (!split_fields(data, 5, f, 4, rest))
+      return fail("truncated binary frame");
+    out.kind = binary_kind::reply;
+    out.join_ref = ref_from_bytes(f[0]);
+    out.ref = ref_from_bytes(f[1]);
+    out.topic.assign(f[2]);
+    out.event = "phx_reply";
+    out.status.assign(f[3]);
+    break;
+  case 2: // broadcast: topic, event
+    if (!split_fields(data, 3, f, 2, rest))
+      return fail("truncated binary frame");
+    out.kind = binary_kind::broadcast;
+    out.topic.assign(f[0]);
+    out.event.assign(f[1]);
+    break;
+  default:
+    return fail("unexpected binary frame kind " +
+                std::to_string(static_cast<unsigned char>(data[0])));
   }
   out.bytes.assign(rest);
   return result<server_binary_frame>{std::move(out)};
@@ -733,12 +730,12 @@ result<std::string> encode_client_binary(const json::value& join_ref,
   std::string s2;
   auto jr = ref_bytes(join_ref, s1);
   auto r = ref_bytes(ref, s2);
-  if (auto bad = oversized({{"join_ref", jr}, {"ref", r}, {"topic", topic},
-                            {"event", event}}))
+  if (auto bad = oversized(
+          {{"join_ref", jr}, {"ref", r}, {"topic", topic}, {"event", event}}))
     return oversized_error(bad);
   std::string out;
-  out.reserve(5 + jr.size() + r.size() + topic.size() + event.size()
-              + bytes.size());
+  out.reserve(5 + jr.size() + r.size() + topic.size() + event.size() +
+              bytes.size());
   out.push_back(static_cast<char>(binary_kind::push));
   for (auto f : {jr, r, topic, event})
     out.push_back(static_cast<char>(f.size()));

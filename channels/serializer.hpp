@@ -54,10 +54,11 @@ public:
 
   /// A `phx_reply` to the client message that carried `ref`; `response` may
   /// be any JSON value or bytes.
-  virtual encode_result
-  encode_reply(const boost::json::value& join_ref,
-               const boost::json::value& ref, std::string_view topic,
-               std::string_view status, payload_view response) const = 0;
+  virtual encode_result encode_reply(const boost::json::value& join_ref,
+                                     const boost::json::value& ref,
+                                     std::string_view topic,
+                                     std::string_view status,
+                                     payload_view response) const = 0;
 
   /// A message from a channel to its own client (`push/3`, phx_error,
   /// phx_close). `ref` is null for pushes; binary pushes have no ref slot.

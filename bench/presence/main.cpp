@@ -76,9 +76,8 @@ json::object run(size_t n, size_t iterations) {
   });
 
   size_t list_runs = n >= 10000 ? 20 : 200;
-  auto list = ns_per_op(list_runs, [&](size_t) {
-    sink = sink + a.list(topic).size();
-  });
+  auto list =
+      ns_per_op(list_runs, [&](size_t) { sink = sink + a.list(topic).size(); });
 
   return json::object{{"presences", n},
                       {"join_diff_ns", std::llround(join)},

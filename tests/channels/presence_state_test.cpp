@@ -48,7 +48,7 @@ void require_converged(const presence_state& a, const presence_state& b,
                        std::string_view topic) {
   BOOST_TEST(normalized(a.list(topic)) == normalized(b.list(topic)),
              json::serialize(a.list(topic))
-               << " vs " << json::serialize(b.list(topic)));
+                 << " vs " << json::serialize(b.list(topic)));
 }
 
 const replica_id node_a{"a@host", 1};
@@ -76,15 +76,15 @@ BOOST_AUTO_TEST_CASE(track_list_and_diff_shapes) {
   BOOST_TEST(e.tag.clock == 1u);
 
   auto meta = json::object{{"online_at", 5}, {"phx_ref", e.phx_ref()}};
-  BOOST_TEST(s.list("room:1")
-             == (json::object{{"alice", json::object{{"metas", {meta}}}}}));
-  BOOST_TEST(make_diff(*c, "room:1")
-             == (json::object{
-               {"joins",
-                json::object{{"alice", json::object{{"metas", {meta}}}}}},
-               {"leaves", json::object{}}}));
-  BOOST_TEST(json::serialize(make_diff(*c, "other"))
-             == R"({"joins":{},"leaves":{}})");
+  BOOST_TEST(s.list("room:1") ==
+             (json::object{{"alice", json::object{{"metas", {meta}}}}}));
+  BOOST_TEST(
+      make_diff(*c, "room:1") ==
+      (json::object{
+          {"joins", json::object{{"alice", json::object{{"metas", {meta}}}}}},
+          {"leaves", json::object{}}}));
+  BOOST_TEST(json::serialize(make_diff(*c, "other")) ==
+             R"({"joins":{},"leaves":{}})");
   BOOST_TEST(s.list("room:2").empty());
   BOOST_TEST(s.size() == 1u);
   BOOST_TEST(s.size("room:1") == 1u);
@@ -104,10 +104,10 @@ BOOST_AUTO_TEST_CASE(same_key_from_two_owners_is_two_metas) {
   auto left = s.untrack("t", 1, "u");
   BOOST_TEST_REQUIRE(left.leaves.size() == 1u);
   BOOST_TEST(left.leaves[0].meta.at("device") == "phone");
-  BOOST_TEST(json::serialize(make_diff(left, "t"))
-             == R"({"joins":{},"leaves":{"u":{"metas":[{"device":"phone",)"
-                R"("phx_ref":")"
-                  + std::string{c1->joins[0].phx_ref()} + R"("}]}}})");
+  BOOST_TEST(json::serialize(make_diff(left, "t")) ==
+             R"({"joins":{},"leaves":{"u":{"metas":[{"device":"phone",)"
+             R"("phx_ref":")" +
+                 std::string{c1->joins[0].phx_ref()} + R"("}]}}})");
   auto metas = s.list("t")["u"].as_object()["metas"].as_array();
   BOOST_TEST_REQUIRE(metas.size() == 1u);
   BOOST_TEST(metas[0].at("device") == "laptop");
@@ -138,18 +138,17 @@ BOOST_AUTO_TEST_CASE(update_is_remove_plus_add) {
   BOOST_TEST_REQUIRE(u->leaves.size() == 1u);
   auto new_ref = std::string{u->joins[0].phx_ref()};
   BOOST_TEST(new_ref != old_ref);
-  auto new_meta = json::object{{"status", "busy"},
-                               {"phx_ref", new_ref},
-                               {"phx_ref_prev", old_ref}};
+  auto new_meta = json::object{
+      {"status", "busy"}, {"phx_ref", new_ref}, {"phx_ref_prev", old_ref}};
   auto old_meta = json::object{{"status", "away"}, {"phx_ref", old_ref}};
-  BOOST_TEST(make_diff(*u, "t")
-             == (json::object{
-               {"joins",
-                json::object{{"u", json::object{{"metas", {new_meta}}}}}},
-               {"leaves",
-                json::object{{"u", json::object{{"metas", {old_meta}}}}}}}));
-  BOOST_TEST(s.list("t")
-             == (json::object{{"u", json::object{{"metas", {new_meta}}}}}));
+  BOOST_TEST(
+      make_diff(*u, "t") ==
+      (json::object{
+          {"joins", json::object{{"u", json::object{{"metas", {new_meta}}}}}},
+          {"leaves",
+           json::object{{"u", json::object{{"metas", {old_meta}}}}}}}));
+  BOOST_TEST(s.list("t") ==
+             (json::object{{"u", json::object{{"metas", {new_meta}}}}}));
   BOOST_TEST(*s.get("t", 1, "u") == new_meta);
 }
 
@@ -217,8 +216,8 @@ BOOST_AUTO_TEST_CASE(phx_ref_encoding) {
   BOOST_TEST(phx_ref_generator::encode(0, 0, 0) == "AAAAAAAAAAAAAAAA");
   BOOST_TEST(phx_ref_generator::encode(1, 2, 3) == "AAAAAQAAAAIAAAAD");
   BOOST_TEST(phx_ref_generator::encode(~0u, ~0u, ~0u) == "________________");
-  BOOST_TEST(phx_ref_generator::encode(0xFBEFBEFB, 0xEFBEFBEF, 0xBE000000)
-             == "------------AAAA");
+  BOOST_TEST(phx_ref_generator::encode(0xFBEFBEFB, 0xEFBEFBEF, 0xBE000000) ==
+             "------------AAAA");
 
   phx_ref_generator a{node_a};
   phx_ref_generator a2{replica_id{"a@host", 2}};
@@ -226,10 +225,10 @@ BOOST_AUTO_TEST_CASE(phx_ref_encoding) {
   size_t malformed = 0;
   for (int i = 0; i < 100000; ++i) {
     auto r = a.next();
-    if (r.size() != 16
-        || r.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                               "abcdefghijklmnopqrstuvwxyz0123456789-_")
-             != std::string::npos)
+    if (r.size() != 16 ||
+        r.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                            "abcdefghijklmnopqrstuvwxyz0123456789-_") !=
+            std::string::npos)
       ++malformed;
     seen.insert(std::move(r));
   }
