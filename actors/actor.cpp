@@ -49,7 +49,10 @@ void actor::initialize() {
 }
 
 void actor::on_exit() {
+  // Leave the tree before exit hooks send DOWN messages, so whoever sees
+  // the DOWN no longer sees the actor.
   node_->set_state(actor_state::stopping);
+  rt_->tree().remove(id());
   caf::event_based_actor::on_exit();
 }
 

@@ -11,6 +11,19 @@
 
 namespace fenix {
 
+namespace {
+
+// An actor's exit hooks run newest first, so a monitor attached after the
+// name may report DOWN before the name's own release hook ran: treat a
+// terminated actor as unregistered right away (the flag is set before any
+// exit hook runs).
+bool terminated(const caf::actor& hdl) {
+  return caf::actor_cast<caf::abstract_actor*>(hdl)->getf(
+    caf::abstract_actor::is_terminated_flag);
+}
+
+} // namespace
+
 struct name_registry::impl {
   mutable std::mutex mtx;
   std::unordered_map<std::string, caf::actor> names;
@@ -33,7 +46,9 @@ caf::error name_registry::put(const std::string& name, const caf::actor& hdl) {
     if (!added) {
       if (i->second == hdl)
         return caf::none;
-      return caf::make_error(errc::name_taken, name);
+      if (!terminated(i->second))
+        return caf::make_error(errc::name_taken, name);
+      i->second = hdl;
     }
   }
   std::weak_ptr<impl> weak = impl_;
@@ -53,7 +68,8 @@ caf::error name_registry::put(const std::string& name, const caf::actor& hdl) {
 
 caf::actor name_registry::whereis(const std::string& name) const {
   std::lock_guard<std::mutex> guard{impl_->mtx};
-  if (auto i = impl_->names.find(name); i != impl_->names.end())
+  if (auto i = impl_->names.find(name);
+      i != impl_->names.end() && !terminated(i->second))
     return i->second;
   return {};
 }
@@ -67,7 +83,9 @@ std::vector<std::pair<std::string, caf::actor>> name_registry::list() const {
   std::vector<std::pair<std::string, caf::actor>> result;
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
-    result.assign(impl_->names.begin(), impl_->names.end());
+    for (auto& kvp : impl_->names)
+      if (!terminated(kvp.second))
+        result.push_back(kvp);
   }
   std::sort(result.begin(), result.end(),
             [](auto& a, auto& b) { return a.first < b.first; });
