@@ -11,6 +11,7 @@
 
 #include "transport/connect_info.hpp"
 #include "transport/frame.hpp"
+#include "transport/outlet.hpp"
 
 namespace fenix {
 class actor;
@@ -37,6 +38,11 @@ public:
   /// frame hit the queue limit (the client is then being disconnected), or
   /// for binary frames on long-poll, which cannot carry them.
   virtual bool push(frame_ptr f) = 0;
+
+  /// The connection's outbound queue as a shareable handle: channel actors
+  /// and PubSub shards push into it directly from their own threads.
+  /// Outlives the connection safely (then `send` returns false).
+  virtual outlet_ptr outlet() const noexcept = 0;
 
   bool push_text(std::string_view text) {
     return push(frame::make(opcode::text, text));

@@ -10,6 +10,7 @@
 
 #include "transport/connect_info.hpp"
 #include "transport/frame.hpp"
+#include "transport/outlet.hpp"
 
 // The seam between the two halves of the transport. The I/O half (Asio and
 // Beast, on the io threads) and the actor half (CAF, on the scheduler's
@@ -19,18 +20,10 @@
 namespace fenix::transport::detail {
 
 /// The I/O side of one connection (a WebSocket or a long-poll session), as
-/// the connection actor drives it.
-class link {
-public:
-  virtual ~link() = default;
-
-  /// Queues one frame; see `connection::push`.
-  virtual bool send(frame_ptr f) = 0;
-
-  /// Closes after everything queued (close frame with `code`, then TCP
-  /// shutdown); the peer's `on_closed` follows.
-  virtual void close(uint16_t code, std::string_view reason) = 0;
-};
+/// the connection actor drives it: exactly the public `outlet`, which the
+/// handler may hand to other actors (channels, PubSub shards) so that they
+/// push frames without a hop through the connection actor.
+using link = outlet;
 
 /// One inbound long-poll message: text (true) or binary (false).
 using inbound_message = std::pair<bool, std::string>;

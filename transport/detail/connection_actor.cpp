@@ -199,6 +199,10 @@ private:
       return self_->link_->send(std::move(f));
     }
 
+    outlet_ptr outlet() const noexcept override {
+      return self_->link_;
+    }
+
     void close(uint16_t code, std::string_view reason) override {
       if (self_->closing_ || self_->closed_)
         return;
