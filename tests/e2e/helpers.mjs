@@ -233,7 +233,10 @@ export async function startServer({ readyTimeoutMs = 10000 } = {}) {
   const host = "127.0.0.1";
   const port = await freePort();
   const verbose = !!process.env.FENIX_E2E_VERBOSE;
-  const child = spawn(bin, ["--host", host, "--port", String(port)], {
+  // "--opt=value": CAF 0.17's command line parser (fenix::boot) rejects the
+  // space-separated "--port 4000" form with missing_argument; "=" works with
+  // CAF and with GNU-style parsers alike.
+  const child = spawn(bin, [`--host=${host}`, `--port=${port}`], {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });

@@ -296,12 +296,18 @@ describe("raw V1 frames", { timeout: 30000 }, () => {
       const reply = await c.frames.take((f) => f.ref === "1", 3000, "the V1 join reply");
       assertV1(reply);
       assert.deepEqual(reply, { topic: "room:lobby", event: "phx_reply", payload: ok({ joined: "room:lobby" }), ref: "1" });
-      // the presence_state push too: V1 shape, ref null
-      const ps = await c.frames.take((f) => f.event === "presence_state", 3000, "the V1 presence_state");
-      assertV1(ps);
-      assert.equal(ps.ref, null);
     });
   }
+
+  test("V1 presence_state push: V1 shape, ref null", async () => {
+    const c = await RawWs.open(server.wsUrl("user_id=v1p&vsn=1.0.0"));
+    c.send({ topic: "room:v1pres", event: "phx_join", payload: {}, ref: "1" });
+    await c.frames.take((f) => f.ref === "1", 3000, "the V1 join reply");
+    const ps = await c.frames.take((f) => f.event === "presence_state", 3000, "the V1 presence_state");
+    assertV1(ps);
+    assert.equal(ps.ref, null);
+    assert.ok(ps.payload.v1p && Array.isArray(ps.payload.v1p.metas), JSON.stringify(ps));
+  });
 
   test("V1 ping, push_me, heartbeat, stop (phx_close with ref null)", async () => {
     const c = await RawWs.open(server.wsUrl("vsn=1.0.0"));
