@@ -1,6 +1,11 @@
 #include "actors/system.hpp"
 
 #include <iostream>
+#include <string>
+#include <vector>
+
+#include <caf/config_option.hpp>
+#include <caf/config_option_set.hpp>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
@@ -71,9 +76,35 @@ system::~system() {
   // sys_ is destroyed first and waits for all actors; guard_ then detaches.
 }
 
+namespace {
+
+/// CAF 0.17 accepts `--port=4000` but not `--port 4000`; the latter is
+/// what our docs and Phoenix-style command lines use. Join a long option
+/// that takes a value with the argument after it; CAF parses the rest.
+std::vector<std::string> join_option_values(int argc, char** argv,
+                                            const config& cfg) {
+  std::vector<std::string> out;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.size() > 2 && arg.compare(0, 2, "--") == 0
+        && arg.find('=') == std::string::npos && i + 1 < argc) {
+      auto opt = cfg.option_set().cli_long_name_lookup(
+        caf::string_view{arg.data() + 2, arg.size() - 2});
+      if (opt != nullptr && !opt->is_flag()) {
+        out.push_back(arg + "=" + argv[++i]);
+        continue;
+      }
+    }
+    out.push_back(std::move(arg));
+  }
+  return out;
+}
+
+} // namespace
+
 int boot(int argc, char** argv, config& cfg,
          const std::function<int(system&)>& main, const char* ini_file) {
-  if (auto err = cfg.parse(argc, argv, ini_file)) {
+  if (auto err = cfg.parse(join_option_values(argc, argv, cfg), ini_file)) {
     std::cerr << "error in options: " << caf::actor_system_config::render(err)
               << std::endl;
     return 1;

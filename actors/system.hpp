@@ -24,6 +24,11 @@ public:
 
   /// Log level of fenix's own logger (trace|debug|info|warning|error|quiet).
   std::string log_level;
+
+  /// Every option CAF knows for this config (for `boot`'s argv rewrite).
+  const caf::config_option_set& option_set() const noexcept {
+    return custom_options_;
+  }
 };
 
 /// The per-actor-system state of the fenix runtime: names and the live

@@ -38,7 +38,8 @@ BOOST_AUTO_TEST_CASE(boot_reads_flags_and_ini_through_caf) {
     std::ofstream out{ini};
     out << "[scheduler]\nmax-threads=3\n[fenix]\nlog-level=\"warning\"\n";
   }
-  std::vector<std::string> args{"prog", "--port=4123",
+  // "--port 4123" (space) as well as "--x=y"
+  std::vector<std::string> args{"prog", "--port", "4123",
                                 "--config-file=" + ini};
   auto argv = argv_of(args);
   app_config cfg;
