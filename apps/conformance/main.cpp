@@ -1,0 +1,90 @@
+// fenix_conformance: the reference app of shared/docs/conformance-app.md,
+// which the end-to-end tests (tests/e2e) and the benchmarks drive.
+#include <csignal>
+#include <iostream>
+
+#include <caf/all.hpp>
+
+#include "actors/errors.hpp"
+#include "actors/system.hpp"
+#include "apps/conformance/channels.hpp"
+#include "channels/pubsub.hpp"
+#include "supervision/supervisor.hpp"
+#include "transport/endpoint.hpp"
+
+namespace {
+
+struct conformance_config : fenix::config {
+  std::string host = "127.0.0.1";
+  uint16_t port = 4000;
+  std::string admin_token;
+  size_t io_threads = 1;
+  size_t pubsub_shards = 2;
+  conformance_config() {
+    opt_group{custom_options_, "global"}
+      .add(host, "host", "bind address")
+      .add(port, "port,p", "TCP port (0 picks one)")
+      .add(admin_token, "admin-token",
+           "enable /_fenix inspection with this bearer token")
+      .add(io_threads, "io-threads", "Asio io threads")
+      .add(pubsub_shards, "pubsub-shards", "PubSub shards");
+  }
+};
+
+int run(fenix::system& sys, const conformance_config& cfg) {
+  // PubSub lives in its own supervised subtree next to the endpoint.
+  auto [ps, ps_spec] = fenix::channels::pubsub::make("conformance",
+                                                     cfg.pubsub_shards);
+  fenix::supervisor_flags app_flags;
+  app_flags.name = "conformance";
+  auto app = fenix::start_supervisor(sys, app_flags, {std::move(ps_spec)});
+  if (!app) {
+    std::cerr << "cannot start: " << sys.sys().render(app.error()) << "\n";
+    return 1;
+  }
+  fenix::transport::endpoint_config ep_cfg;
+  ep_cfg.name = "ConformanceEndpoint";
+  ep_cfg.address = cfg.host;
+  ep_cfg.port = cfg.port;
+  ep_cfg.io_threads = cfg.io_threads;
+  fenix::transport::socket_options opts;
+  opts.longpoll.enabled = true;
+  opts.check_origin = fenix::transport::origin_policy::off();
+  ep_cfg.socket("/socket",
+                fenix::channels::phoenix_handler_factory(
+                  conformance::make_user_socket(), ps),
+                opts);
+  auto ep = fenix::transport::endpoint::start(sys, std::move(ep_cfg));
+  if (!ep) {
+    std::cerr << "cannot start endpoint: " << sys.sys().render(ep.error())
+              << "\n";
+    caf::anon_send_exit(*app, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  std::cout << "fenix_conformance listening on " << (*ep)->url()
+            << std::endl;
+  // SIGINT/SIGTERM were blocked in main before any thread started.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  std::cout << "draining" << std::endl;
+  (*ep)->stop();
+  caf::anon_send_exit(*app, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  conformance_config cfg;
+  return fenix::boot(argc, argv, cfg,
+                     [&](fenix::system& sys) { return run(sys, cfg); });
+}

@@ -1,0 +1,144 @@
+#include <chrono>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "apps/conformance/channels.hpp"
+
+namespace conformance {
+
+using namespace fenix::channels;
+namespace json = boost::json;
+
+namespace {
+
+bool is_binary(const payload& p) {
+  return std::holds_alternative<binary_payload>(p);
+}
+
+/// RoomChannel: the full protocol surface (replies, pushes, broadcasts,
+/// intercepts, crashes, stops, slow handlers, forced disconnects).
+class room_channel : public channel {
+public:
+  join_result join(const std::string& topic, const json::value& p,
+                   socket&) override {
+    if (topic == "room:private" && payload_field(p, "password") != "secret")
+      return join_result::error(json::object{{"reason", "unauthorized"}});
+    return join_result::ok(json::object{{"joined", topic}});
+  }
+
+  in_result handle_in(const std::string& event, const payload& p,
+                      socket& s) override {
+    if (event == "ping")
+      return in_result::ok(p); // binary payloads come back binary
+    if (event == "shout") {
+      s.broadcast("shout", p);
+      return in_result::noreply();
+    }
+    if (event == "shout_others") {
+      s.broadcast_from("shout_others", p);
+      return in_result::noreply();
+    }
+    if (event == "push_me") {
+      s.push("pushed", p);
+      return in_result::noreply();
+    }
+    if (event == "error_reply")
+      return in_result::reply("error", json::value{{"reason", "nope"}});
+    if (event == "crash")
+      throw std::runtime_error("crash requested");
+    if (event == "stop")
+      return in_result::stop(stop_reason::normal(), "ok", json::object{});
+    if (event == "slow") {
+      // Phoenix sleeps in the channel process: only this channel waits.
+      int64_t ms = 0;
+      if (!is_binary(p))
+        if (auto obj = std::get<json::value>(p).if_object())
+          if (auto v = obj->if_contains("ms"); v && v->is_number())
+            ms = v->to_number<int64_t>();
+      std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+      return in_result::ok(json::object{});
+    }
+    if (event == "disconnect_user") {
+      auto user = payload_field(p, "user_id");
+      s.pubsub().broadcast("user_socket:" + user, "disconnect",
+                           make_payload(json::object{}));
+      return in_result::ok(json::object{});
+    }
+    // No clause matches: the channel crashes, as in Phoenix.
+    return channel::handle_in(event, p, s);
+  }
+
+  std::vector<std::string> intercepts() const override {
+    return {"shout"};
+  }
+
+  info_result handle_out(const std::string& event, const payload& p,
+                         socket& s) override {
+    if (event == "shout") {
+      bool secret = false;
+      if (!is_binary(p))
+        if (auto obj = std::get<json::value>(p).if_object())
+          if (auto v = obj->if_contains("secret"); v && v->is_bool())
+            secret = v->as_bool();
+      if (secret && s.assign_string("user_id") == "bob")
+        return info_result::noreply();
+      s.push(event, p);
+    }
+    return info_result::noreply();
+  }
+};
+
+/// BenchChannel: the benchmark's minimal channel (no presence, no
+/// intercepts: shouts take the fastlane).
+class bench_channel : public channel {
+public:
+  join_result join(const std::string&, const json::value&, socket&) override {
+    return join_result::ok();
+  }
+
+  in_result handle_in(const std::string& event, const payload& p,
+                      socket& s) override {
+    if (event == "ping")
+      return in_result::ok(p);
+    if (event == "shout") {
+      s.broadcast("shout", p);
+      return in_result::noreply();
+    }
+    return channel::handle_in(event, p, s);
+  }
+};
+
+class user_socket_impl : public user_socket {
+public:
+  user_socket_impl() {
+    channel<room_channel>("room:*");
+    channel<bench_channel>("bench:*");
+  }
+
+  std::optional<json::object> connect(const fenix::transport::params& p,
+                                      const fenix::transport::connect_info&)
+    override {
+    if (auto t = p.get("token"); t && *t == "bad")
+      return std::nullopt;
+    json::object assigns;
+    auto user = p.get("user_id");
+    assigns["user_id"] = user ? *user : std::string{"anon"};
+    assigns["has_user_id"] = user != nullptr;
+    return assigns;
+  }
+
+  std::optional<std::string> id(const json::object& assigns) const override {
+    if (auto h = assigns.if_contains("has_user_id"); h && h->as_bool())
+      return "user_socket:" + std::string{assigns.at("user_id").as_string()};
+    return std::nullopt;
+  }
+};
+
+} // namespace
+
+std::shared_ptr<user_socket> make_user_socket() {
+  return std::make_shared<user_socket_impl>();
+}
+
+} // namespace conformance

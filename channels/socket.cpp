@@ -1,0 +1,379 @@
+#include "channels/socket.hpp"
+
+#include <deque>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include "actors/actor.hpp"
+#include "actors/log.hpp"
+#include "actors/system.hpp"
+#include "channels/channel_server.hpp"
+#include "channels/serializer.hpp"
+
+namespace fenix::channels {
+
+const char* to_string(restart_policy x) {
+  return x == restart_policy::transient ? "transient" : "temporary";
+}
+
+bool route::matches(const std::string& topic) const {
+  if (!pattern.empty() && pattern.back() == '*')
+    return topic.compare(0, pattern.size() - 1, pattern, 0,
+                         pattern.size() - 1)
+             == 0
+           && topic.size() >= pattern.size() - 1;
+  return topic == pattern;
+}
+
+user_socket::~user_socket() {
+  // nop
+}
+
+std::optional<std::string>
+user_socket::id(const boost::json::object&) const {
+  return std::nullopt;
+}
+
+void user_socket::channel(std::string pattern,
+                          std::function<channel_ptr()> factory,
+                          restart_policy restart,
+                          boost::json::object assigns) {
+  routes_.push_back(
+    route{std::move(pattern), std::move(factory), restart, std::move(assigns)});
+}
+
+const route* user_socket::match(const std::string& topic) const {
+  for (auto& r : routes_)
+    if (r.matches(topic))
+      return &r;
+  return nullptr;
+}
+
+namespace {
+
+using namespace detail;
+using clock = std::chrono::steady_clock;
+
+/// The Phoenix protocol on one connection (Phoenix's socket process):
+/// decodes frames, answers heartbeats, routes events to channel servers by
+/// topic, and writes the frames that belong to the socket (unmatched
+/// topic, phx_error after a crash, phx_close after a duplicate join).
+class phoenix_handler final : public transport::socket_handler {
+public:
+  phoenix_handler(std::shared_ptr<user_socket> us, pubsub ps,
+                  const serializer* ser, boost::json::object assigns,
+                  std::optional<std::string> id, std::string transport)
+      : us_(std::move(us)), ps_(std::move(ps)), ser_(ser),
+        assigns_(std::move(assigns)), id_(std::move(id)),
+        transport_(std::move(transport)) {
+    // nop
+  }
+
+  caf::message_handler make_handlers(transport::connection& conn) override {
+    return {
+      [this, &conn](closed_atom, const closed_notice& n) {
+        auto sender = conn.self()->current_sender();
+        auto i = topics_.find(n.topic);
+        if (i != topics_.end() && sender
+            && i->second.chan.id() == sender->id()) {
+          by_chan_.erase(i->second.chan.id());
+          topics_.erase(i);
+          update_tree(conn);
+        }
+      },
+      [this, &conn](broadcast_atom, const broadcast_msg& msg) {
+        // Our own subscription to the socket id topic.
+        if (id_ && msg.topic == *id_ && msg.event == "disconnect") {
+          FENIX_INFO("phoenix", "disconnecting " << *id_);
+          disconnecting_ = true;
+          conn.close(1001, "disconnect");
+        }
+      },
+    };
+  }
+
+  void on_open(transport::connection& conn) override {
+    out_ = conn.outlet();
+    if (id_)
+      ps_.subscribe(*id_, caf::actor_cast<caf::actor>(conn.self()));
+    boost::json::object details;
+    details["protocol"] = "phoenix";
+    details["serializer"] = std::string{ser_->version()};
+    if (id_)
+      details["socket_id"] = *id_;
+    details["topics"] = boost::json::array{};
+    conn.self()->rt().tree().merge_details(conn.self()->id(), details);
+  }
+
+  void on_text(transport::connection& conn, std::string& text) override {
+    handle(conn, ser_->decode(text, transport::opcode::text));
+  }
+
+  void on_binary(transport::connection& conn, std::string& data) override {
+    handle(conn, ser_->decode(data, transport::opcode::binary));
+  }
+
+  void on_down(transport::connection& conn, const caf::down_msg& msg) override {
+    auto i = by_chan_.find(msg.source.id());
+    if (i == by_chan_.end())
+      return;
+    auto topic = i->second;
+    by_chan_.erase(i);
+    auto e = topics_.find(topic);
+    if (e == topics_.end() || e->second.chan.address() != msg.source)
+      return;
+    if (draining_ || disconnecting_ || conn.closing()) {
+      topics_.erase(e);
+      return;
+    }
+    FENIX_WARN("phoenix", "channel " << topic << " crashed: "
+                                     << conn.self()->system().render(msg.reason));
+    // A transient channel restarts itself after exceptions; what reaches
+    // this point killed the actor (or exceeded its own intensity).
+    if (e->second.r->restart == restart_policy::transient
+        && msg.reason != caf::sec::runtime_error
+        && within_intensity(e->second)) {
+      restart(conn, topic);
+      return;
+    }
+    auto jr = e->second.join_ref;
+    topics_.erase(e);
+    update_tree(conn);
+    write(ser_->encode_phx_error(jr, topic));
+  }
+
+  void on_drain(transport::connection& conn) override {
+    draining_ = true;
+    for (auto& [topic, e] : topics_)
+      conn.self()->send(e.chan, drain_atom::value);
+    topics_.clear();
+    by_chan_.clear();
+    conn.close(1012, "draining");
+  }
+
+  void on_close(transport::connection&, const transport::close_info&) override {
+    // Channels monitor the connection and end with shutdown:closed.
+    topics_.clear();
+    by_chan_.clear();
+  }
+
+private:
+  struct entry {
+    caf::actor chan;
+    boost::json::value join_ref; // as sent (may be null)
+    boost::json::value ref;      // of the join
+    const route* r = nullptr;
+    shared_payload payload;      // for transient restarts
+    std::deque<clock::time_point> restarts;
+  };
+
+  void write(encode_result res) {
+    if (!res) {
+      FENIX_ERROR("phoenix", "cannot encode: " << res.error().reason);
+      return;
+    }
+    out_->send(std::move(*res));
+  }
+
+  void handle(transport::connection& conn, decode_result res) {
+    if (!res) {
+      // Phoenix's socket process crashes on an undecodable frame: drop the
+      // connection (its channels end with it), keep everyone else.
+      FENIX_WARN("phoenix", "malformed frame from "
+                              << conn.info().peer_address << ": "
+                              << res.error().reason << "; closing");
+      conn.close(1011, "malformed frame");
+      return;
+    }
+    dispatch(conn, std::move(*res));
+  }
+
+  void dispatch(transport::connection& conn, message msg) {
+    if (msg.topic == "phoenix" && msg.event == "heartbeat") {
+      write(ser_->encode_heartbeat_reply(msg.ref));
+      return;
+    }
+    if (msg.event == "phx_join") {
+      join(conn, std::move(msg));
+      return;
+    }
+    auto i = topics_.find(msg.topic);
+    if (i == topics_.end()) {
+      if (msg.event == "phx_leave")
+        write(ser_->encode_reply(msg.join_ref, msg.ref, msg.topic, "ok",
+                                 boost::json::value(boost::json::object{})));
+      else
+        write(ser_->encode_unmatched_topic(msg.ref, msg.topic));
+      return;
+    }
+    if (!msg.join_ref.is_null() && msg.join_ref != i->second.join_ref)
+      return; // stale: the client raced a server close; no reply
+    conn.self()->send(i->second.chan, in_atom::value,
+                      inbound{std::move(msg.event),
+                              std::make_shared<const message_payload>(
+                                std::move(msg.payload)),
+                              std::move(msg.ref)});
+  }
+
+  void join(transport::connection& conn, message msg) {
+    auto r = us_->match(msg.topic);
+    if (!r) {
+      FENIX_WARN("phoenix", "ignoring unmatched topic \"" << msg.topic << "\"");
+      write(ser_->encode_unmatched_topic(msg.ref, msg.topic));
+      return;
+    }
+    std::optional<boost::json::value> replaced;
+    if (auto i = topics_.find(msg.topic); i != topics_.end()) {
+      // Duplicate join: the old channel goes without terminate; its
+      // phx_close follows the new join's reply.
+      replaced = i->second.join_ref;
+      by_chan_.erase(i->second.chan.id());
+      conn.self()->send_exit(i->second.chan,
+                             caf::make_error(caf::exit_reason::user_shutdown));
+      topics_.erase(i);
+    }
+    if (topics_.size() >= us_->max_channels) {
+      auto jr = msg.join_ref.is_null() ? msg.ref : msg.join_ref;
+      write(ser_->encode_error_reply(jr, msg.ref, msg.topic,
+                                     "too many channels joined"));
+      if (replaced)
+        write(ser_->encode_phx_close(*replaced, msg.topic));
+      return;
+    }
+    entry e;
+    e.join_ref = msg.join_ref;
+    e.ref = msg.ref;
+    e.r = r;
+    e.payload = std::make_shared<const message_payload>(std::move(msg.payload));
+    auto topic = msg.topic;
+    start_channel(conn, topic, std::move(e), false, std::move(replaced));
+  }
+
+  /// Spawns a channel server and waits for its join (Phoenix blocks the
+  /// socket during a join: later frames of this connection wait).
+  void start_channel(transport::connection& conn, const std::string& topic,
+                     entry e, bool silent,
+                     std::optional<boost::json::value> replaced) {
+    channel_init init;
+    init.topic = topic;
+    init.join_ref = e.join_ref;
+    init.ref = e.ref;
+    init.payload = e.payload;
+    init.out = out_;
+    init.ser = ser_;
+    init.connection = caf::actor_cast<caf::actor>(conn.self());
+    init.pubsub = ps_;
+    init.assigns = assigns_;
+    for (auto& kvp : e.r->assigns)
+      init.assigns[kvp.key()] = kvp.value();
+    init.socket_id = id_;
+    init.transport = transport_;
+    init.factory = e.r->factory;
+    init.silent = silent;
+    init.transient = e.r->restart == restart_policy::transient;
+    init.max_restarts = us_->max_restarts;
+    init.max_seconds = us_->max_seconds;
+    auto self = conn.self();
+    auto chan = spawn_channel_server(self, std::move(init));
+    auto& tree = self->rt().tree();
+    tree.record(chan);
+    tree.place(chan.id(), topic, "channel", self->id());
+    boost::json::object details;
+    details["topic"] = topic;
+    details["join_ref"] = e.join_ref;
+    details["restart"] = to_string(e.r->restart);
+    tree.merge_details(chan.id(), details);
+    self->monitor(chan);
+    e.chan = chan;
+    auto jr_for_errors = e.join_ref.is_null() ? e.ref : e.join_ref;
+    auto ref = e.ref;
+    auto pending = std::make_shared<entry>(std::move(e));
+    self->request(chan, std::chrono::seconds{60}, join_atom::value)
+      .await(
+        [this, &conn, topic, pending, replaced, silent](int outcome) {
+          if (outcome == joined) {
+            by_chan_[pending->chan.id()] = topic;
+            topics_[topic] = std::move(*pending);
+            update_tree(conn);
+          } else if (silent) {
+            write(ser_->encode_phx_error(pending->join_ref, topic));
+          }
+          if (replaced)
+            write(ser_->encode_phx_close(*replaced, topic));
+        },
+        [this, &conn, topic, jr_for_errors, ref, replaced,
+         silent, pending](caf::error& err) {
+          // The channel died during join (killed, or timed out).
+          FENIX_WARN("phoenix", "join of " << topic << " crashed: "
+                                           << conn.self()->system().render(err));
+          if (silent)
+            write(ser_->encode_phx_error(pending->join_ref, topic));
+          else
+            write(ser_->encode_error_reply(jr_for_errors, ref, topic,
+                                           "join crashed"));
+          if (replaced)
+            write(ser_->encode_phx_close(*replaced, topic));
+        });
+  }
+
+  bool within_intensity(entry& e) {
+    auto now = clock::now();
+    e.restarts.push_back(now);
+    while (!e.restarts.empty() && e.restarts.front() < now - us_->max_seconds)
+      e.restarts.pop_front();
+    return e.restarts.size() <= us_->max_restarts;
+  }
+
+  void restart(transport::connection& conn, const std::string& topic) {
+    auto i = topics_.find(topic);
+    auto e = std::move(i->second);
+    topics_.erase(i);
+    FENIX_INFO("phoenix", "restarting transient channel " << topic);
+    start_channel(conn, topic, std::move(e), true, std::nullopt);
+  }
+
+  void update_tree(transport::connection& conn) {
+    boost::json::array topics;
+    for (auto& kvp : topics_)
+      topics.emplace_back(kvp.first);
+    conn.self()->rt().tree().merge_details(
+      conn.self()->id(), boost::json::object{{"topics", std::move(topics)}});
+  }
+
+  std::shared_ptr<user_socket> us_;
+  pubsub ps_;
+  const serializer* ser_;
+  boost::json::object assigns_;
+  std::optional<std::string> id_;
+  std::string transport_;
+  transport::outlet_ptr out_;
+  std::unordered_map<std::string, entry> topics_;
+  std::unordered_map<caf::actor_id, std::string> by_chan_;
+  bool draining_ = false;
+  bool disconnecting_ = false;
+};
+
+} // namespace
+
+transport::handler_factory
+phoenix_handler_factory(std::shared_ptr<user_socket> socket, pubsub ps) {
+  return [socket, ps](const transport::params& p,
+                      const transport::connect_info& info)
+           -> transport::socket_handler_ptr {
+    auto vsn = p.get("vsn");
+    auto ser = negotiate(vsn ? std::optional<std::string_view>{*vsn}
+                             : std::nullopt);
+    if (!ser)
+      return nullptr;
+    auto assigns = socket->connect(p, info);
+    if (!assigns)
+      return nullptr;
+    auto id = socket->id(*assigns);
+    return std::make_unique<phoenix_handler>(socket, ps, ser,
+                                             std::move(*assigns),
+                                             std::move(id), info.transport);
+  };
+}
+
+} // namespace fenix::channels

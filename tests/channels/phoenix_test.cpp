@@ -1,0 +1,425 @@
+// Channel servers and the Phoenix socket, driven through a real WebSocket
+// client on 127.0.0.1 (tests/transport/raw_client) against a real endpoint,
+// PubSub and CAF actor system.
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+#include <caf/all.hpp>
+
+#include "actors/system.hpp"
+#include "channels/lambda_channel.hpp"
+#include "channels/pubsub.hpp"
+#include "channels/socket.hpp"
+#include "supervision/supervisor.hpp"
+#include "tests/common/printers.hpp"
+#include "tests/transport/raw_client.hpp"
+#include "transport/endpoint.hpp"
+
+using namespace fenix;
+using namespace fenix::channels;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+using fenix::test::raw_client;
+
+namespace {
+
+class test_channel : public channel {
+public:
+  join_result join(const std::string& topic, const json::value& p,
+                   socket&) override {
+    if (payload_field(p, "fail") == "yes")
+      return join_result::error(json::object{{"reason", "refused"}});
+    if (payload_field(p, "crash") == "yes")
+      throw std::runtime_error("join blew up");
+    return join_result::ok(json::object{{"joined", topic}});
+  }
+
+  in_result handle_in(const std::string& event, const payload& p,
+                      socket& s) override {
+    if (event == "ping")
+      return in_result::ok(p);
+    if (event == "count")
+      return in_result::ok(json::object{{"n", ++count_}});
+    if (event == "shout") {
+      s.broadcast("shout", p);
+      return in_result::noreply();
+    }
+    if (event == "secret") {
+      s.broadcast("secret", p);
+      return in_result::noreply();
+    }
+    if (event == "stop")
+      return in_result::stop(stop_reason::normal(), "ok", json::object{});
+    if (event == "crash")
+      throw std::runtime_error("crash requested");
+    if (event == "later") {
+      auto r = s.ref();
+      r.reply("ok", json::value{{"async", true}});
+      return in_result::noreply();
+    }
+    if (event == "kick")
+      s.pubsub().broadcast("user:" + payload_field(p, "user"), "disconnect",
+                           make_payload(json::object{}));
+    return in_result::noreply();
+  }
+
+  std::vector<std::string> intercepts() const override {
+    return {"secret"};
+  }
+
+  info_result handle_out(const std::string& event, const payload& p,
+                         socket& s) override {
+    s.push(event, p);
+    return info_result::noreply();
+  }
+
+  void terminate(const stop_reason&, socket& s) override {
+    if (s.topic() == "room:bye")
+      s.push("you_left", json::object{});
+  }
+
+private:
+  int count_ = 0;
+};
+
+class test_socket : public user_socket {
+public:
+  test_socket() {
+    channel<test_channel>("room:*");
+    channel<test_channel>("safe:*", restart_policy::transient);
+    lambda_channel echo;
+    echo.on_in = [](const std::string&, const payload& p, socket&) {
+      return in_result::ok(p);
+    };
+    channel("echo", echo.factory());
+    max_restarts = 2;
+  }
+
+  std::optional<json::object> connect(const transport::params& p,
+                                      const transport::connect_info&) override {
+    if (auto t = p.get("token"); t && *t == "bad")
+      return std::nullopt;
+    json::object a;
+    if (auto u = p.get("user"))
+      a["user"] = *u;
+    return a;
+  }
+
+  std::optional<std::string> id(const json::object& a) const override {
+    if (auto u = a.if_contains("user"))
+      return "user:" + std::string{u->as_string()};
+    return std::nullopt;
+  }
+};
+
+struct fixture {
+  fenix::config cfg;
+  fenix::system sys{cfg};
+  channels::pubsub ps;
+  caf::actor app;
+  std::unique_ptr<transport::endpoint> ep;
+
+  fixture() {
+    auto [p, spec] = pubsub::make("test", 2);
+    ps = p;
+    supervisor_flags f;
+    f.name = "test_app";
+    auto a = start_supervisor(sys, f, {std::move(spec)});
+    BOOST_REQUIRE(a);
+    app = *a;
+    transport::endpoint_config ec;
+    ec.socket("/socket",
+              phoenix_handler_factory(std::make_shared<test_socket>(), ps));
+    auto e = transport::endpoint::start(sys, std::move(ec));
+    BOOST_REQUIRE(e);
+    ep = std::move(*e);
+  }
+
+  ~fixture() {
+    ep->stop();
+    caf::anon_send_exit(app, caf::exit_reason::user_shutdown);
+  }
+
+  raw_client connect(const std::string& query = "vsn=2.0.0") {
+    raw_client c;
+    BOOST_REQUIRE(c.connect(ep->port()));
+    auto rep = c.handshake("/socket/websocket?" + query);
+    BOOST_REQUIRE(rep);
+    BOOST_REQUIRE_EQUAL(rep->status, 101);
+    return c;
+  }
+
+  static json::value next(raw_client& c) {
+    auto f = c.read_frame(5s);
+    BOOST_REQUIRE_MESSAGE(f, "no frame within 5 s");
+    BOOST_REQUIRE_EQUAL(int{f->op}, 1);
+    return json::parse(f->payload);
+  }
+
+  static bool silent(raw_client& c, std::chrono::milliseconds d = 200ms) {
+    return !c.read_frame(d);
+  }
+
+  static void send(raw_client& c, const json::value& v) {
+    BOOST_REQUIRE(c.send_text(json::serialize(v)));
+  }
+
+  static json::value frame(json::value jr, json::value r, std::string topic,
+                           std::string event, json::value payload) {
+    return json::array{jr, r, json::value(topic), json::value(event), payload};
+  }
+
+  static json::value reply(json::value jr, json::value r, std::string topic,
+                           std::string status, json::value response) {
+    return frame(jr, r, topic, "phx_reply",
+                 json::object{{"status", status}, {"response", response}});
+  }
+
+  void join(raw_client& c, const std::string& topic, const std::string& jr,
+            json::value payload = json::object{}) {
+    json::value j(jr);
+    send(c, frame(j, j, topic, "phx_join", payload));
+    BOOST_TEST(next(c)
+               == reply(j, j, topic, "ok", json::object{{"joined", topic}}));
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(routing_suite)
+
+BOOST_AUTO_TEST_CASE(patterns_match_exact_or_by_prefix) {
+  route exact{"lobby", nullptr, restart_policy::temporary, {}};
+  route prefix{"room:*", nullptr, restart_policy::temporary, {}};
+  route bare{"foo*", nullptr, restart_policy::temporary, {}};
+  BOOST_TEST(exact.matches("lobby"));
+  BOOST_TEST(!exact.matches("lobby2"));
+  BOOST_TEST(prefix.matches("room:1"));
+  BOOST_TEST(prefix.matches("room:"));
+  BOOST_TEST(!prefix.matches("room"));
+  BOOST_TEST(bare.matches("foobar"));
+  test_socket s;
+  s.channel("food*", nullptr);
+  BOOST_TEST(s.match("room:x")->pattern == "room:*");
+  BOOST_TEST(s.match("nope") == nullptr);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(phoenix_suite, fixture)
+
+BOOST_AUTO_TEST_CASE(heartbeat_and_unmatched_topics) {
+  auto c = connect();
+  send(c, frame(nullptr, "5", "phoenix", "heartbeat", json::object{}));
+  BOOST_TEST(next(c) == reply(nullptr, "5", "phoenix", "ok", json::object{}));
+  send(c, frame("1", "1", "other:x", "phx_join", json::object{}));
+  BOOST_TEST(next(c) == reply(nullptr, "1", "other:x", "error",
+                              json::object{{"reason", "unmatched topic"}}));
+  send(c, frame("2", "2", "room:never", "ping", json::object{}));
+  BOOST_TEST(next(c) == reply(nullptr, "2", "room:never", "error",
+                              json::object{{"reason", "unmatched topic"}}));
+  // a leave of an unjoined topic is answered ok, join_ref echoed
+  send(c, frame("3", "3", "room:never", "phx_leave", json::object{}));
+  BOOST_TEST(next(c) == reply("3", "3", "room:never", "ok", json::object{}));
+}
+
+BOOST_AUTO_TEST_CASE(join_reply_push_and_fifo) {
+  auto c = connect();
+  join(c, "room:a", "11");
+  for (int i = 0; i < 50; ++i)
+    send(c, frame("11", json::value(std::to_string(100 + i)), "room:a", "count",
+                  json::object{}));
+  for (int i = 0; i < 50; ++i)
+    BOOST_TEST(next(c) == reply("11", json::value(std::to_string(100 + i)), "room:a", "ok",
+                                json::object{{"n", i + 1}}));
+  // null join_ref accepted; refs are opaque and echoed as sent
+  send(c, frame(nullptr, 42, "room:a", "ping", json::object{{"x", 1}}));
+  BOOST_TEST(next(c)
+             == reply("11", 42, "room:a", "ok", json::object{{"x", 1}}));
+  // stale join_ref: dropped, no reply
+  send(c, frame("10", "7", "room:a", "ping", json::object{}));
+  BOOST_TEST(silent(c));
+  // asynchronous reply through a socket ref
+  send(c, frame("11", "8", "room:a", "later", json::object{}));
+  BOOST_TEST(next(c)
+             == reply("11", "8", "room:a", "ok", json::object{{"async", true}}));
+}
+
+BOOST_AUTO_TEST_CASE(join_errors_and_crashes) {
+  auto c = connect();
+  send(c, frame("1", "1", "room:x", "phx_join", json::object{{"fail", "yes"}}));
+  BOOST_TEST(next(c) == reply("1", "1", "room:x", "error",
+                              json::object{{"reason", "refused"}}));
+  send(c, frame("2", "2", "room:x", "ping", json::object{}));
+  BOOST_TEST(next(c) == reply(nullptr, "2", "room:x", "error",
+                              json::object{{"reason", "unmatched topic"}}));
+  send(c, frame("3", "3", "room:x", "phx_join", json::object{{"crash", "yes"}}));
+  BOOST_TEST(next(c) == reply("3", "3", "room:x", "error",
+                              json::object{{"reason", "join crashed"}}));
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_join_replies_then_closes_the_old_one) {
+  auto c = connect();
+  join(c, "room:d", "1");
+  send(c, frame("2", "2", "room:d", "phx_join", json::object{}));
+  BOOST_TEST(next(c) == reply("2", "2", "room:d", "ok",
+                              json::object{{"joined", "room:d"}}));
+  BOOST_TEST(next(c) == frame("1", "1", "room:d", "phx_close", json::object{}));
+  send(c, frame("2", "3", "room:d", "ping", json::object{}));
+  BOOST_TEST(next(c) == reply("2", "3", "room:d", "ok", json::object{}));
+}
+
+BOOST_AUTO_TEST_CASE(leave_stop_and_crash) {
+  auto c = connect();
+  join(c, "room:bye", "1");
+  send(c, frame("1", "2", "room:bye", "phx_leave", json::object{}));
+  BOOST_TEST(next(c) == reply("1", "2", "room:bye", "ok", json::object{}));
+  BOOST_TEST(next(c)
+             == frame("1", "1", "room:bye", "phx_close", json::object{}));
+  // terminate's push still follows the close
+  BOOST_TEST(next(c)
+             == frame("1", nullptr, "room:bye", "you_left", json::object{}));
+  join(c, "room:s", "4");
+  send(c, frame("4", "5", "room:s", "stop", json::object{}));
+  BOOST_TEST(next(c) == reply("4", "5", "room:s", "ok", json::object{}));
+  BOOST_TEST(next(c) == frame("4", "4", "room:s", "phx_close", json::object{}));
+  join(c, "room:c", "6");
+  join(c, "room:other", "7");
+  send(c, frame("6", "8", "room:c", "crash", json::object{}));
+  BOOST_TEST(next(c) == frame("6", "6", "room:c", "phx_error",
+                              json::object{{"reason", "channel_crash"}}));
+  // the other topic and the socket live on
+  send(c, frame("7", "9", "room:other", "ping", json::object{}));
+  BOOST_TEST(next(c) == reply("7", "9", "room:other", "ok", json::object{}));
+  send(c, frame(nullptr, "10", "phoenix", "heartbeat", json::object{}));
+  BOOST_TEST(next(c) == reply(nullptr, "10", "phoenix", "ok", json::object{}));
+}
+
+BOOST_AUTO_TEST_CASE(transient_channels_restart_invisibly) {
+  auto c = connect();
+  join(c, "safe:1", "1");
+  send(c, frame("1", "2", "safe:1", "count", json::object{}));
+  BOOST_TEST(next(c) == reply("1", "2", "safe:1", "ok", json::object{{"n", 1}}));
+  send(c, frame("1", "3", "safe:1", "crash", json::object{}));
+  // no phx_error: the server rejoined with the original payload; state is
+  // fresh, the join_ref unchanged
+  send(c, frame("1", "4", "safe:1", "count", json::object{}));
+  BOOST_TEST(next(c) == reply("1", "4", "safe:1", "ok", json::object{{"n", 1}}));
+  // past the intensity (2 restarts): phx_error
+  send(c, frame("1", "5", "safe:1", "crash", json::object{}));
+  send(c, frame("1", "6", "safe:1", "count", json::object{}));
+  BOOST_TEST(next(c) == reply("1", "6", "safe:1", "ok", json::object{{"n", 1}}));
+  send(c, frame("1", "7", "safe:1", "crash", json::object{}));
+  BOOST_TEST(next(c) == frame("1", "1", "safe:1", "phx_error",
+                              json::object{{"reason", "channel_crash"}}));
+}
+
+BOOST_AUTO_TEST_CASE(channel_limit_is_100) {
+  auto c = connect();
+  for (int i = 0; i < 100; ++i)
+    join(c, "room:" + std::to_string(i), std::to_string(i + 1));
+  send(c, frame("x", "x", "room:100", "phx_join", json::object{}));
+  BOOST_TEST(next(c) == reply("x", "x", "room:100", "error",
+                              json::object{{"reason", "too many channels joined"}}));
+}
+
+BOOST_AUTO_TEST_CASE(broadcasts_fastlane_and_intercepts) {
+  auto a = connect();
+  auto b = connect("vsn=1.0.0");
+  join(a, "room:b", "1");
+  send(b, json::object{{"topic", "room:b"}, {"event", "phx_join"},
+                       {"payload", json::object{}}, {"ref", "1"}});
+  BOOST_TEST(next(b) == (json::object{
+                          {"topic", "room:b"},
+                          {"event", "phx_reply"},
+                          {"ref", "1"},
+                          {"payload", json::object{{"status", "ok"},
+                                                   {"response",
+                                                    json::object{
+                                                      {"joined", "room:b"}}}}}}));
+  send(a, frame("1", "2", "room:b", "shout", json::object{{"m", 1}}));
+  BOOST_TEST(next(a)
+             == frame(nullptr, nullptr, "room:b", "shout", json::object{{"m", 1}}));
+  BOOST_TEST(next(b) == (json::object{{"topic", "room:b"},
+                                      {"event", "shout"},
+                                      {"ref", nullptr},
+                                      {"payload", json::object{{"m", 1}}}}));
+  // intercepted: a push per subscriber carrying its join_ref
+  send(a, frame("1", "3", "room:b", "secret", json::object{{"m", 2}}));
+  BOOST_TEST(next(a)
+             == frame("1", nullptr, "room:b", "secret", json::object{{"m", 2}}));
+  BOOST_TEST(next(b).at("event") == "secret");
+}
+
+BOOST_AUTO_TEST_CASE(disconnect_by_socket_id_closes_with_1001) {
+  auto a1 = connect("vsn=2.0.0&user=7");
+  auto a2 = connect("vsn=2.0.0&user=7");
+  auto other = connect("vsn=2.0.0&user=8");
+  join(other, "room:k", "1");
+  // the subscription of the id topic is asynchronous: ping both first
+  for (auto* c : {&a1, &a2}) {
+    send(*c, frame(nullptr, "h", "phoenix", "heartbeat", json::object{}));
+    next(*c);
+  }
+  BOOST_TEST(ps.count_subscribers(sys, "user:7") == 2u);
+  send(other, frame("1", "2", "room:k", "kick", json::object{{"user", "7"}}));
+  BOOST_TEST(a1.read_close(5s).value_or(0) == 1001);
+  BOOST_TEST(a2.read_close(5s).value_or(0) == 1001);
+  send(other, frame("1", "3", "room:k", "ping", json::object{}));
+  BOOST_TEST(next(other) == reply("1", "3", "room:k", "ok", json::object{}));
+}
+
+BOOST_AUTO_TEST_CASE(malformed_frames_drop_only_that_connection) {
+  auto bad = connect();
+  auto good = connect();
+  join(good, "room:g", "1");
+  BOOST_REQUIRE(bad.send_text("{\"not\":\"an array\"}"));
+  auto code = bad.read_close(5s);
+  BOOST_TEST((!code || *code == 1011));
+  send(good, frame("1", "2", "room:g", "ping", json::object{}));
+  BOOST_TEST(next(good) == reply("1", "2", "room:g", "ok", json::object{}));
+}
+
+BOOST_AUTO_TEST_CASE(refused_and_unknown_versions_get_403) {
+  raw_client c;
+  BOOST_REQUIRE(c.connect(ep->port()));
+  auto rep = c.handshake("/socket/websocket?vsn=2.0.0&token=bad");
+  BOOST_REQUIRE(rep);
+  BOOST_TEST(rep->status == 403);
+  raw_client d;
+  BOOST_REQUIRE(d.connect(ep->port()));
+  rep = d.handshake("/socket/websocket?vsn=3.0.0");
+  BOOST_REQUIRE(rep);
+  BOOST_TEST(rep->status == 403);
+}
+
+BOOST_AUTO_TEST_CASE(channels_live_in_the_tree_under_their_connection) {
+  auto c = connect();
+  join(c, "room:t", "1");
+  auto find_channel = [&]() -> std::optional<actor_info> {
+    auto snap = sys.tree().snapshot(ep->supervisor().id());
+    if (!snap)
+      return std::nullopt;
+    if (auto ch = snap->find("room:t"))
+      return *ch;
+    return std::nullopt;
+  };
+  auto ch = find_channel();
+  BOOST_REQUIRE(ch);
+  BOOST_TEST(ch->kind == "channel");
+  BOOST_TEST(ch->details.at("join_ref") == "1");
+  auto parent = sys.tree().snapshot(ch->parent);
+  BOOST_REQUIRE(parent);
+  BOOST_TEST(parent->details.at("topics").as_array().size() == 1u);
+  send(c, frame("1", "2", "room:t", "phx_leave", json::object{}));
+  next(c);
+  next(c);
+  // the channel actor is gone once its connection saw it go
+  send(c, frame(nullptr, "3", "phoenix", "heartbeat", json::object{}));
+  next(c);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (find_channel() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  BOOST_TEST(!find_channel());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
