@@ -7,10 +7,12 @@
 #include <memory>
 
 #include "channels/channel.hpp"
+#include "channels/presence.hpp"
 #include "channels/socket.hpp"
 
 namespace conformance {
 
-std::shared_ptr<fenix::channels::user_socket> make_user_socket();
+std::shared_ptr<fenix::channels::user_socket>
+make_user_socket(fenix::channels::presence presence);
 
 } // namespace conformance

@@ -35,9 +35,13 @@ int run(fenix::system& sys, const conformance_config& cfg) {
   // PubSub lives in its own supervised subtree next to the endpoint.
   auto [ps, ps_spec] = fenix::channels::pubsub::make("conformance",
                                                      cfg.pubsub_shards);
+  auto [presence, presence_spec] = fenix::channels::presence::make(
+    "conformance", ps);
   fenix::supervisor_flags app_flags;
   app_flags.name = "conformance";
-  auto app = fenix::start_supervisor(sys, app_flags, {std::move(ps_spec)});
+  auto app = fenix::start_supervisor(sys, app_flags,
+                                     {std::move(ps_spec),
+                                      std::move(presence_spec)});
   if (!app) {
     std::cerr << "cannot start: " << sys.sys().render(app.error()) << "\n";
     return 1;
@@ -52,7 +56,7 @@ int run(fenix::system& sys, const conformance_config& cfg) {
   opts.check_origin = fenix::transport::origin_policy::off();
   ep_cfg.socket("/socket",
                 fenix::channels::phoenix_handler_factory(
-                  conformance::make_user_socket(), ps),
+                  conformance::make_user_socket(presence), ps),
                 opts);
   auto ep = fenix::transport::endpoint::start(sys, std::move(ep_cfg));
   if (!ep) {

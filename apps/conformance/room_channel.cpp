@@ -12,6 +12,8 @@ namespace json = boost::json;
 
 namespace {
 
+using after_join_atom = caf::atom_constant<caf::atom("afterjoin")>;
+
 bool is_binary(const payload& p) {
   return std::holds_alternative<binary_payload>(p);
 }
@@ -20,11 +22,34 @@ bool is_binary(const payload& p) {
 /// intercepts, crashes, stops, slow handlers, forced disconnects).
 class room_channel : public channel {
 public:
+  explicit room_channel(presence p) : presence_(std::move(p)) {
+    // nop
+  }
+
   join_result join(const std::string& topic, const json::value& p,
-                   socket&) override {
+                   socket& s) override {
     if (topic == "room:private" && payload_field(p, "password") != "secret")
       return join_result::error(json::object{{"reason", "unauthorized"}});
+    // Pushing inside join is not allowed: track and push presence_state
+    // once the join reply is out.
+    s.self()->send(s.self(), after_join_atom::value);
     return join_result::ok(json::object{{"joined", topic}});
+  }
+
+  info_result handle_info(caf::message& msg, socket& s) override {
+    if (msg.match_elements<after_join_atom>()) {
+      auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+      presence_.track(caf::actor_cast<caf::actor>(s.self()), s.topic(),
+                      s.assign_string("user_id"),
+                      json::object{{"online_at", now}});
+      presence_.list(s.self(), s.topic(), [&s](const json::object& state) {
+        s.push("presence_state", state);
+      });
+      return info_result::noreply();
+    }
+    return channel::handle_info(msg, s);
   }
 
   in_result handle_in(const std::string& event, const payload& p,
@@ -87,6 +112,9 @@ public:
     }
     return info_result::noreply();
   }
+
+private:
+  presence presence_;
 };
 
 /// BenchChannel: the benchmark's minimal channel (no presence, no
@@ -111,8 +139,8 @@ public:
 
 class user_socket_impl : public user_socket {
 public:
-  user_socket_impl() {
-    channel<room_channel>("room:*");
+  explicit user_socket_impl(presence p) {
+    channel("room:*", [p] { return std::make_unique<room_channel>(p); });
     channel<bench_channel>("bench:*");
   }
 
@@ -137,8 +165,8 @@ public:
 
 } // namespace
 
-std::shared_ptr<user_socket> make_user_socket() {
-  return std::make_shared<user_socket_impl>();
+std::shared_ptr<user_socket> make_user_socket(presence p) {
+  return std::make_shared<user_socket_impl>(std::move(p));
 }
 
 } // namespace conformance
