@@ -7,6 +7,7 @@
 
 #include "actors/actor.hpp"
 #include "actors/log.hpp"
+#include "actors/metrics.hpp"
 #include "channels/serializer.hpp"
 
 namespace fenix::channels {
@@ -81,6 +82,29 @@ namespace {
 
 using namespace detail;
 
+metrics::metric& joins_total() {
+  static auto& m = counter("fenix_channel_joins_total",
+                           "Successful channel joins");
+  return m;
+}
+
+metrics::metric& channels_gauge() {
+  static auto& m = gauge("fenix_channels", "Joined channels now");
+  return m;
+}
+
+metrics::metric& messages_in() {
+  static auto& m = counter("fenix_channel_messages_in_total",
+                           "Client events handled by channels");
+  return m;
+}
+
+metrics::metric& messages_out() {
+  static auto& m = counter("fenix_channel_messages_out_total",
+                           "Replies and pushes written by channels");
+  return m;
+}
+
 class channel_server final : public fenix::actor, public socket {
 public:
   channel_server(caf::actor_config& cfg, channel_init init)
@@ -90,6 +114,13 @@ public:
 
   const char* name() const override {
     return "fenix.channel";
+  }
+
+  void on_exit() override {
+    if (joined_) // crashed: end() did not run
+      bump(channels_gauge(), -1);
+    joined_ = false;
+    fenix::actor::on_exit();
   }
 
   caf::behavior make_behavior() override {
@@ -118,6 +149,7 @@ public:
           return;
         if (in.event == "phx_leave")
           return leave(in.ref);
+        bump(messages_in());
         current_ref_ = &in.ref;
         auto res = guarded([&] {
           return chan_->handle_in(in.event, *in.payload, *this);
@@ -284,6 +316,8 @@ private:
       write(init_.ser->encode_reply(reply_join_ref_, init_.ref, init_.topic,
                                     "ok", res.response));
     joined_ = true;
+    bump(joins_total());
+    bump(channels_gauge());
     auto icpt = chan_->intercepts();
     if (!icpt.empty())
       intercepts_ = std::make_shared<const std::vector<std::string>>(
@@ -336,6 +370,8 @@ private:
     }
     if (chan_)
       chan_->terminate(why, *this);
+    if (joined_)
+      bump(channels_gauge(), -1);
     joined_ = false;
     if (graceful)
       quit(why.text == "normal" ? caf::error{}
@@ -352,6 +388,7 @@ private:
                                          << res.error().reason);
       throw std::runtime_error(res.error().reason);
     }
+    bump(messages_out());
     init_.out->send(std::move(*res));
   }
 

@@ -8,6 +8,7 @@
 
 #include "actors/actor.hpp"
 #include "actors/log.hpp"
+#include "actors/metrics.hpp"
 #include "channels/serializer.hpp"
 #include "supervision/supervisor.hpp"
 
@@ -187,9 +188,19 @@ private:
   }
 
   void dispatch(const broadcast_msg& msg) {
+    static auto& broadcasts = counter("fenix_pubsub_broadcasts_total",
+                                      "Broadcasts dispatched on this node");
+    static auto& deliveries = counter("fenix_pubsub_deliveries_total",
+                                      "Broadcast deliveries to subscribers");
+    static auto& encodes = counter("fenix_pubsub_encodes_total",
+                                   "Fastlane frames encoded (once per "
+                                   "serializer per broadcast)");
+    bump(broadcasts);
     auto t = topics_.find(msg.topic);
     if (t == topics_.end())
       return;
+    int64_t delivered = 0;
+    int64_t encoded = 0;
     // Encoded once per serializer for this dispatch, then shared by every
     // fastlane subscriber using it.
     std::pair<const serializer*, transport::frame_ptr> cache[4];
@@ -213,6 +224,7 @@ private:
             return;
           }
           frame = std::move(*res);
+          ++encoded;
           if (cached < 4)
             cache[cached++] = {e.lane->ser, frame};
         }
@@ -222,7 +234,10 @@ private:
           boxed = caf::make_message(broadcast_atom::value, msg);
         send(e.pid, boxed);
       }
+      ++delivered;
     }
+    bump(deliveries, delivered);
+    bump(encodes, encoded);
   }
 
   std::shared_ptr<pubsub::state> st_;

@@ -9,6 +9,7 @@
 #include "actors/actor.hpp"
 #include "actors/errors.hpp"
 #include "actors/log.hpp"
+#include "actors/metrics.hpp"
 #include "actors/system.hpp"
 #include "supervision/supervisor_core.hpp"
 
@@ -398,6 +399,11 @@ private:
       shutdown(shutdown_reason("reached_max_restart_intensity"));
       return;
     }
+    if (!plan.start.empty())
+      bump(metrics::global().get("fenix_supervisor_restarts_total",
+                                 "Child restarts performed, by supervisor",
+                                 metrics::kind::counter,
+                                 "supervisor=\"" + display_name() + "\""));
     for (auto s : plan.stop)
       steps_.push_back({step::kind::stop, s});
     for (auto s : plan.start)
