@@ -172,6 +172,7 @@ tree_node_ptr actor_tree::record(const caf::strong_actor_ptr& hdl) {
     if (slot)
       return slot;
     slot = std::make_shared<tree_node>(id);
+    slot->handle = hdl;
     node = slot;
   }
   std::weak_ptr<impl> weak = impl_;
@@ -224,6 +225,20 @@ tree_node_ptr actor_tree::find(caf::actor_id id) const {
   if (auto i = impl_->nodes.find(id); i != impl_->nodes.end())
     return i->second;
   return nullptr;
+}
+
+caf::actor actor_tree::handle(caf::actor_id id) const {
+  caf::weak_actor_ptr weak;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    auto i = impl_->nodes.find(id);
+    if (i == impl_->nodes.end())
+      return {};
+    weak = i->second->handle;
+  }
+  if (auto strong = weak.lock())
+    return caf::actor_cast<caf::actor>(strong);
+  return {};
 }
 
 std::optional<caf::actor_id>

@@ -12,6 +12,8 @@
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
 #include <caf/actor.hpp>
+#include <caf/weak_intrusive_ptr.hpp>
+#include <caf/actor_control_block.hpp>
 #include <caf/fwd.hpp>
 
 namespace fenix {
@@ -49,6 +51,9 @@ struct tree_node {
   }
 
   // Guarded by the tree's mutex.
+  /// A weak handle, so that operators can act on the actor (kill it from
+  /// the dashboard) without the tree keeping it alive.
+  caf::weak_actor_ptr handle;
   std::string name;
   std::string kind = "worker";
   caf::actor_id parent = 0;
@@ -114,6 +119,9 @@ public:
   void merge_details(caf::actor_id id, const boost::json::object& details);
 
   tree_node_ptr find(caf::actor_id id) const;
+
+  /// A strong handle to a recorded actor that is still alive, or invalid.
+  caf::actor handle(caf::actor_id id) const;
   std::optional<caf::actor_id> find_by_name(const std::string& name) const;
 
   void remove(caf::actor_id id);

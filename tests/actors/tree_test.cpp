@@ -43,6 +43,7 @@ BOOST_AUTO_TEST_CASE(fenix_actors_record_themselves_and_count_messages) {
                                      [](caf::error&) { BOOST_FAIL("no"); });
   auto node = sys.tree().find(a.id());
   BOOST_REQUIRE(node);
+  BOOST_TEST(sys.tree().handle(a.id()) == a);
   BOOST_TEST(node->messages.load() == 5u);
   BOOST_TEST(node->mailbox.load() == 0);
   BOOST_TEST(to_string(node->get_state()) == std::string{"running"});
