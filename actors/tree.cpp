@@ -172,7 +172,7 @@ tree_node_ptr actor_tree::record(const caf::strong_actor_ptr& hdl) {
     if (slot)
       return slot;
     slot = std::make_shared<tree_node>(id);
-    slot->handle = hdl;
+    slot->handle = caf::weak_actor_ptr{hdl.get()};
     node = slot;
   }
   std::weak_ptr<impl> weak = impl_;
