@@ -201,6 +201,14 @@ void endpoint::stop() {
   if (auto n = io.live(); n > 0)
     FENIX_WARN("transport", cfg.name << ": " << n
                               << " connections still open after draining");
+  // The transports are closed; let the connection actors finish their
+  // handlers' on_close before their supervisor stops them.
+  {
+    auto now = clock::now();
+    auto left = now < deadline ? deadline - now : clock::duration::zero();
+    st_->slot->wait_no_actors(
+      std::max<clock::duration>(left, std::chrono::milliseconds{100}));
+  }
   // 3. Stop the subtree; connection actors still running are shut down by
   //    their supervisor (their WebSockets close with 1001).
   {

@@ -119,7 +119,9 @@ public:
   }
 
   void on_binary(connection& conn, std::string& data) override {
-    conn.push_binary(data);
+    // Long-poll cannot carry binary frames: say so in text.
+    if (!conn.push_binary(data))
+      conn.push_text("binary-dropped:" + std::to_string(data.size()));
   }
 
   bool on_message(connection& conn, caf::message& msg) override {
@@ -154,6 +156,17 @@ struct endpoint_fixture {
       ep->stop();
     ep.reset();
     ev.reset(); // drop actor handles before the system goes
+    // Every actor of the endpoint must be gone now; report leftovers
+    // instead of hanging in the actor system's destructor.
+    auto& reg = sys->sys().registry();
+    if (!wait_until([&] { return reg.running() == 0; }, 5s)) {
+      std::string tree;
+      for (auto& root : sys->tree().snapshot())
+        tree += fenix::render_tree(root);
+      BOOST_ERROR("actors still running after stop: " << reg.running()
+                                                      << "\n" << tree);
+      sys->sys().await_actors_before_shutdown(false);
+    }
   }
 
   /// A factory refusing connects with `?reject=1`, recording auth tokens.

@@ -525,12 +525,15 @@ BOOST_AUTO_TEST_CASE(drain_delivers_queued_frames_then_closes_with_1012) {
   std::vector<raw_client> clients;
   for (int i = 0; i < 5; ++i)
     clients.push_back(open_ws(port()));
-  // Queue a lot for the first client, then stop at once: the drain request
-  // reaches its actor after the blast, so the close frame follows the data.
+  // Queue a lot for the first client (one handler turn: once its first
+  // frame arrives, all 2000 are queued), then stop: the close frame must
+  // follow every queued frame.
   BOOST_TEST(clients[0].send_text("blast 2000 512"));
+  auto first = clients[0].read_frame();
+  BOOST_REQUIRE(first);
   BOOST_REQUIRE(ev->wait_opened(5));
   std::thread stopper{[&] { ep->stop(); }};
-  size_t data = 0;
+  size_t data = 1;
   auto code = clients[0].read_close(10s, &data);
   BOOST_REQUIRE(code);
   BOOST_TEST(*code == 1012);

@@ -61,13 +61,15 @@ std::string describe(const std::exception_ptr& ep) {
 class connection_actor final : public fenix::actor {
 public:
   connection_actor(caf::actor_config& cfg, socket_handler_ptr h,
-                   std::shared_ptr<link> l, connect_info info)
+                   std::shared_ptr<link> l, connect_info info,
+                   std::shared_ptr<supervisor_slot> slot)
       : fenix::actor(cfg),
         handler_(std::move(h)),
         link_(std::move(l)),
+        slot_(std::move(slot)),
         info_(std::move(info)),
         ctx_(this) {
-    // nop
+    slot_->actor_started();
   }
 
   const char* name() const override {
@@ -170,6 +172,7 @@ public:
     // destroyed. It holds no cycle: the I/O side dropped (or drops when it
     // finishes closing) its handle to this actor.
     fenix::actor::on_exit();
+    slot_->actor_stopped();
   }
 
 private:
@@ -220,6 +223,7 @@ private:
 
   socket_handler_ptr handler_;
   const std::shared_ptr<link> link_;
+  std::shared_ptr<supervisor_slot> slot_;
   connect_info info_;
   context ctx_;
   bool closing_ = false;
@@ -240,7 +244,7 @@ public:
     if (!sup)
       return false;
     actor_ = sys_.spawn<connection_actor>(std::move(handler_), std::move(l),
-                                          std::move(info));
+                                          std::move(info), slot_);
     child_spec spec;
     spec.id = "connection #" + std::to_string(actor_.id());
     spec.kind = "connection";

@@ -2,6 +2,7 @@
 
 // Internal to the actor half (CAF, no Asio, no Beast).
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 
@@ -14,10 +15,34 @@
 
 namespace fenix::transport::detail {
 
-/// Where the I/O side finds the `connections` supervisor. Its start
-/// function stores the handle here, again after every restart.
+/// Where the I/O side finds the `connections` supervisor (its start
+/// function stores the handle here, again after every restart), and how
+/// many connection actors are alive (a drain waits for them to finish).
 class supervisor_slot {
 public:
+  void actor_started() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++actors_;
+  }
+
+  void actor_stopped() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (--actors_ == 0)
+      cv_.notify_all();
+  }
+
+  size_t actors() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return actors_;
+  }
+
+  /// Waits until no connection actor is alive; true if none.
+  template <class Duration>
+  bool wait_no_actors(Duration timeout) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return cv_.wait_for(guard, timeout, [this] { return actors_ == 0; });
+  }
+
   caf::actor get() const {
     std::lock_guard<std::mutex> guard{mtx_};
     return sup_;
@@ -30,7 +55,9 @@ public:
 
 private:
   mutable std::mutex mtx_;
+  std::condition_variable cv_;
   caf::actor sup_;
+  size_t actors_ = 0;
 };
 
 /// The gate of one socket mount: runs the factory, spawns connection actors.

@@ -127,6 +127,8 @@ public:
   timer_wheel wheel;
   io_counters counters;
   uint32_t linger_ticks;
+  /// HTTP requests read and not yet answered.
+  std::atomic<int> http_busy{0};
 
   uint64_t next_id() noexcept {
     return next_id_.fetch_add(1, std::memory_order_relaxed);

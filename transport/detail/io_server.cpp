@@ -140,6 +140,7 @@ class http_session : public response_sink,
                      public std::enable_shared_from_this<http_session> {
 public:
   http_session(tcp::socket sock, std::shared_ptr<io_server_impl> srv);
+  ~http_session() override;
 
   void run() { do_read(); }
 
@@ -167,6 +168,9 @@ private:
   template <class Message>
   void send(Message&& msg);
 
+  /// Requests being answered, so that a shutdown lets their responses out.
+  void set_busy(bool x);
+
   void close_socket() {
     boost::system::error_code ignored;
     sock_.shutdown(tcp::socket::shutdown_both, ignored);
@@ -179,7 +183,8 @@ private:
   std::optional<http::request_parser<http::string_body>> parser_;
   net::steady_timer timer_;
   bool keep_alive_ = false;
-  bool busy_ = false; // a response is pending
+  bool busy_ = false;       // a response is pending
+  bool in_request_ = false; // counted in http_busy
 };
 
 // -- io_server implementation ----------------------------------------------------------
@@ -323,6 +328,12 @@ public:
   void shutdown() override {
     if (threads_.empty())
       return;
+    // Let responses already being written (e.g. long-poll answers to the
+    // drain) leave, within the close linger.
+    auto until = std::chrono::steady_clock::now() + cfg_.close_linger;
+    while (core_->http_busy.load(std::memory_order_relaxed) > 0
+           && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
     core_->wheel.stop();
     core_->ioc.stop();
     for (auto& t : threads_)
@@ -422,6 +433,17 @@ http_session::http_session(tcp::socket sock, std::shared_ptr<io_server_impl> srv
   // nop
 }
 
+void http_session::set_busy(bool x) {
+  if (x != in_request_) {
+    in_request_ = x;
+    srv_->core().http_busy.fetch_add(x ? 1 : -1, std::memory_order_relaxed);
+  }
+}
+
+http_session::~http_session() {
+  set_busy(false);
+}
+
 void http_session::do_read() {
   parser_.emplace();
   parser_->header_limit(16 * 1024);
@@ -460,10 +482,12 @@ void http_session::on_read(const boost::system::error_code& ec) {
       respond(400, "bad request: " + ec.message() + "\n");
     return;
   }
-  srv_->core().counters.http_requests.fetch_add(1, std::memory_order_relaxed);
   auto req = parser_->release();
   keep_alive_ = req.keep_alive();
+  set_busy(true);
   route(req);
+  // Counted once routed: a long-poll GET is then held, a route called.
+  srv_->core().counters.http_requests.fetch_add(1, std::memory_order_relaxed);
 }
 
 void http_session::route(request& req) {
@@ -675,6 +699,7 @@ void http_session::handle_websocket(const std::shared_ptr<mount_state>& m,
   info.query.clear();
   info.query.shrink_to_fit();
   timer_.cancel();
+  set_busy(false);
   start_websocket(std::move(sock_), m, std::move(p), std::move(info),
                   std::move(hs), std::move(leftover));
 }
@@ -760,6 +785,7 @@ void http_session::send(Message&& msg) {
   http::async_write(sock_, *sp,
                     [self = shared_from_this(),
                      sp](const boost::system::error_code& ec, size_t) {
+                      self->set_busy(false);
                       if (ec || !self->keep_alive_) {
                         self->close_socket();
                         return;

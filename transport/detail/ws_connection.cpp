@@ -173,6 +173,14 @@ public:
   }
 
   void close(uint16_t code, std::string_view reason) override {
+    // Refuse further frames right now (the caller's later pushes must not
+    // slip in before the close frame), then let the strand do the rest.
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (!accepting_)
+        return;
+      accepting_ = false;
+    }
     post_close(code, reason);
   }
 
