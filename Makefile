@@ -15,7 +15,7 @@ build: deps
 	@cmake --build build -j $(JOBS)
 
 demo: build
-	@build/apps/fenix_demo
+	@build/apps/chat/fenix_chat
 
 test:
 	@scripts/install-deps.sh test

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(g++ make cmake ninja-build ccache pkg-config libssl-dev
       libcaf-dev libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev)
-if [[ "$what" == test || "$what" == bench ]]; then
+if [[ "$what" == build || "$what" == test || "$what" == bench ]]; then
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)
   [[ "$what" == test ]] && pkgs+=(chromium)
@@ -34,4 +34,18 @@ if [[ "$what" == test && -f tests/e2e/package.json ]]; then
      [[ tests/e2e/package.json -nt tests/e2e/node_modules ]]; then
     (cd tests/e2e && npm install --no-audit --no-fund --loglevel=error)
   fi
+fi
+
+# The chat demo serves the phoenix client from its npm package
+# (apps/chat/node_modules); the browser tests drive chromium with
+# playwright-core (tests/browser/node_modules).
+npm_dirs=(apps/chat)
+[[ "$what" == test ]] && npm_dirs+=(tests/browser)
+if [[ "$what" == build || "$what" == test ]]; then
+  for d in "${npm_dirs[@]}"; do
+    if [[ -f $d/package.json ]] &&
+       { [[ ! -d $d/node_modules ]] || [[ $d/package.json -nt $d/node_modules ]]; }; then
+      (cd "$d" && npm install --no-audit --no-fund --loglevel=error && touch node_modules)
+    fi
+  done
 fi
