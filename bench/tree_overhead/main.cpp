@@ -4,6 +4,8 @@
 // interleaved rounds, best of each. Prints JSON.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -76,13 +78,18 @@ double run_once(caf::actor_system& sys, int rounds) {
 int main(int argc, char** argv) {
   int rounds = argc > 1 ? std::atoi(argv[1]) : 500000;
   int reps = argc > 2 ? std::atoi(argv[2]) : 5;
+  // "plain" or "fenix" runs one kind only, for instruction counts under
+  // callgrind (bench/README.md); default runs both, interleaved.
+  std::string only = argc > 3 ? argv[3] : "";
   fenix::config cfg;
   fenix::system sys{cfg};
   double best_plain = 1e18, best_fenix = 1e18;
   for (int i = 0; i < reps; ++i) {
-    best_plain = std::min(best_plain,
-                          run_once<caf::event_based_actor>(sys, rounds));
-    best_fenix = std::min(best_fenix, run_once<fenix::actor>(sys, rounds));
+    if (only != "fenix")
+      best_plain = std::min(best_plain,
+                            run_once<caf::event_based_actor>(sys, rounds));
+    if (only != "plain")
+      best_fenix = std::min(best_fenix, run_once<fenix::actor>(sys, rounds));
   }
   std::printf("{\"bench\":\"tree_overhead\",\"rounds\":%d,\"reps\":%d,"
               "\"plain_caf_ns_per_msg\":%.1f,\"fenix_actor_ns_per_msg\":%.1f,"
