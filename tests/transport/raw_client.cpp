@@ -133,7 +133,7 @@ bool raw_client::send_request(std::string_view method, std::string_view target,
 }
 
 std::optional<http_reply>
-raw_client::read_http(std::chrono::milliseconds timeout) {
+raw_client::read_http(std::chrono::milliseconds timeout, bool no_body) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   size_t end;
   while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
@@ -164,7 +164,7 @@ raw_client::read_http(std::chrono::milliseconds timeout) {
       break;
     pos = e + 2;
   }
-  if (rep.status == 101)
+  if (rep.status == 101 || no_body)
     return rep;
   size_t len = 0;
   if (auto cl = rep.header("content-length"))

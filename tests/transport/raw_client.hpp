@@ -52,7 +52,9 @@ public:
   bool send_request(std::string_view method, std::string_view target,
                     const std::vector<std::string>& headers = {},
                     std::string_view body = {});
-  std::optional<http_reply> read_http(std::chrono::milliseconds timeout = 5s);
+  /// Reads one response; `no_body` for answers to HEAD.
+  std::optional<http_reply> read_http(std::chrono::milliseconds timeout = 5s,
+                                      bool no_body = false);
 
   /// The WebSocket upgrade; returns the reply (101 on success).
   std::optional<http_reply>

@@ -67,4 +67,7 @@ public:
     = 0;
 };
 
+/// sizeof the I/O side of one WebSocket (memory budget: bench, tests).
+size_t websocket_object_size() noexcept;
+
 } // namespace fenix::transport::detail

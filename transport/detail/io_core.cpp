@@ -2,12 +2,15 @@
 
 #include <algorithm>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+
 namespace fenix::transport::detail {
 
 // -- timer_wheel ----------------------------------------------------------------
 
 timer_wheel::timer_wheel(net::io_context& ioc, std::chrono::milliseconds tick)
-    : timer_(ioc), tick_(std::max(tick, std::chrono::milliseconds{1})) {
+    : timer_(net::make_strand(ioc)), tick_(std::max(tick, std::chrono::milliseconds{1})) {
   // nop
 }
 
@@ -17,8 +20,12 @@ void timer_wheel::start() {
 }
 
 void timer_wheel::stop() {
-  std::lock_guard<std::mutex> guard{mtx_};
-  stopped_ = true;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stopped_ = true;
+  }
+  // The timer lives on its own strand; cancel it there.
+  net::post(timer_.get_executor(), [this] { timer_.cancel(); });
 }
 
 uint32_t timer_wheel::ticks(std::chrono::milliseconds d) const noexcept {
@@ -81,6 +88,11 @@ void timer_wheel::on_tick() {
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& [w, due] : keep)
       insert(std::move(w), due, t);
+  }
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (stopped_)
+      return;
   }
   next_ += tick_;
   auto now = std::chrono::steady_clock::now();

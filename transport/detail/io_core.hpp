@@ -171,7 +171,4 @@ void start_websocket(tcp::socket sock, std::shared_ptr<mount_state> m,
                      std::unique_ptr<peer> p, connect_info info,
                      std::string handshake, std::string leftover);
 
-/// Size of the connection object, for the memory budget (bench, tests).
-size_t websocket_object_size() noexcept;
-
 } // namespace fenix::transport::detail

@@ -6,7 +6,9 @@
 #include "transport/detail/io_server.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <filesystem>
+#include <unordered_map>
 #include <future>
 #include <optional>
 #include <thread>
@@ -142,10 +144,12 @@ public:
   http_session(tcp::socket sock, std::shared_ptr<io_server_impl> srv);
   ~http_session() override;
 
-  void run() { do_read(); }
+  void run();
 
   /// response_sink: any thread.
   void deliver(http_response res) override {
+    if (srv_down())
+      return; // the io threads ran down: nothing may be posted any more
     net::post(sock_.get_executor(),
               [self = shared_from_this(), r = std::move(res)]() mutable {
                 self->write(std::move(r));
@@ -171,12 +175,23 @@ private:
   /// Requests being answered, so that a shutdown lets their responses out.
   void set_busy(bool x);
 
+  bool srv_down() const noexcept;
+
   void close_socket() {
     boost::system::error_code ignored;
     sock_.shutdown(tcp::socket::shutdown_both, ignored);
     sock_.close(ignored);
+    timer_.cancel();
   }
 
+public:
+  /// Endpoint shutdown: ends the session from its strand.
+  void shut() {
+    net::post(sock_.get_executor(),
+              [self = shared_from_this()] { self->close_socket(); });
+  }
+
+private:
   tcp::socket sock_;
   std::shared_ptr<io_server_impl> srv_;
   beast::flat_buffer buf_;
@@ -260,7 +275,12 @@ public:
     core_->wheel.start();
     auto n = std::max<size_t>(cfg_.threads, 1);
     for (size_t i = 0; i < n; ++i)
-      threads_.emplace_back([core = core_] { core->ioc.run(); });
+      threads_.emplace_back([this, core = core_] {
+        core->ioc.run();
+        std::lock_guard<std::mutex> guard{run_mtx_};
+        ++threads_done_;
+        run_cv_.notify_all();
+      });
   }
 
   void start_accepting() override {
@@ -334,12 +354,60 @@ public:
     while (core_->http_busy.load(std::memory_order_relaxed) > 0
            && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    down_.store(true);
+    // Run down instead of stopping the io_context: once the acceptor, the
+    // wheel, every connection and every HTTP session are closed, run()
+    // returns by itself with no handler left inside the io_context (a
+    // handler left there would keep its connection, and through it the
+    // io_context, alive: a cycle).
+    stop_accepting();
+    abort_all();
+    for (auto& h : http_snapshot())
+      h->shut();
     core_->wheel.stop();
-    core_->ioc.stop();
+    bool ran_down;
+    {
+      std::unique_lock<std::mutex> guard{run_mtx_};
+      ran_down = run_cv_.wait_for(guard, std::chrono::seconds{5}, [this] {
+        return threads_done_ == threads_.size();
+      });
+    }
+    if (!ran_down) {
+      FENIX_WARN("transport", cfg_.name << ": io threads did not run down, "
+                                           "stopping them");
+      core_->ioc.stop();
+    }
     for (auto& t : threads_)
       if (t.joinable() && t.get_id() != std::this_thread::get_id())
         t.join();
     threads_.clear();
+    for (auto& m : mounts_) {
+      std::lock_guard<std::mutex> guard{m->lp_mtx};
+      m->lp_sessions.clear();
+    }
+  }
+
+  bool down() const noexcept { return down_.load(); }
+
+  // -- HTTP session registry (for shutdown) ------------------------------------------------
+
+  void add_http(http_session* ptr, std::weak_ptr<http_session> w) {
+    std::lock_guard<std::mutex> guard{http_mtx_};
+    http_sessions_.emplace(ptr, std::move(w));
+  }
+
+  void remove_http(http_session* ptr) {
+    std::lock_guard<std::mutex> guard{http_mtx_};
+    http_sessions_.erase(ptr);
+  }
+
+  std::vector<std::shared_ptr<http_session>> http_snapshot() {
+    std::vector<std::shared_ptr<http_session>> out;
+    std::lock_guard<std::mutex> guard{http_mtx_};
+    for (auto& [ptr, w] : http_sessions_)
+      if (auto h = w.lock())
+        out.push_back(std::move(h));
+    return out;
   }
 
   endpoint_stats stats() const override {
@@ -422,6 +490,14 @@ private:
   uint64_t generation_ = 0;
   // Caller of drain() only (endpoint::stop).
   std::unordered_set<uint64_t> drained_;
+  // Run-down of the io threads.
+  std::atomic<bool> down_{false};
+  std::mutex run_mtx_;
+  std::condition_variable run_cv_;
+  size_t threads_done_ = 0;
+  // Live HTTP sessions (not yet upgraded).
+  std::mutex http_mtx_;
+  std::unordered_map<http_session*, std::weak_ptr<http_session>> http_sessions_;
 };
 
 // -- http_session implementation --------------------------------------------------------
@@ -433,6 +509,10 @@ http_session::http_session(tcp::socket sock, std::shared_ptr<io_server_impl> srv
   // nop
 }
 
+bool http_session::srv_down() const noexcept {
+  return srv_->down();
+}
+
 void http_session::set_busy(bool x) {
   if (x != in_request_) {
     in_request_ = x;
@@ -442,6 +522,12 @@ void http_session::set_busy(bool x) {
 
 http_session::~http_session() {
   set_busy(false);
+  srv_->remove_http(this);
+}
+
+void http_session::run() {
+  srv_->add_http(this, weak_from_this());
+  do_read();
 }
 
 void http_session::do_read() {

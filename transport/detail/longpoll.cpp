@@ -4,6 +4,7 @@
 
 #include "transport/detail/longpoll.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -166,6 +167,8 @@ public:
   }
 
   void close(uint16_t code, std::string_view reason) override {
+    if (gone_.load(std::memory_order_relaxed))
+      return; // nothing may be posted once the endpoint ran down
     net::post(strand_, [self = shared_from_this(), code,
                         r = std::string{reason}] {
       self->record(code, r, closed_by::server);
@@ -249,16 +252,24 @@ public:
       // 200 once the actor took every message, 408 if it did not within
       // the window; the responder lets the first answer win.
       auto timer = std::make_shared<net::steady_timer>(self->strand_);
+      self->post_timers_.push_back(timer);
       timer->expires_after(self->mount_->opts.longpoll.window);
       timer->async_wait([respond, timer](const boost::system::error_code& ec) {
         if (!ec)
           respond(status_reply(408));
       });
-      self->peer_->on_batch(std::move(msgs),
-                            [respond, timer, strand = self->strand_] {
-                              respond(status_reply(200));
-                              net::post(strand, [timer] { timer->cancel(); });
-                            });
+      std::weak_ptr<net::steady_timer> weak_timer = timer;
+      self->peer_->on_batch(
+        std::move(msgs), [respond, weak_timer, weak = self->weak_from_this()] {
+          respond(status_reply(200));
+          if (auto s = weak.lock())
+            if (!s->gone_.load(std::memory_order_relaxed))
+              net::post(s->strand_, [s, weak_timer] {
+                if (auto t = weak_timer.lock())
+                  t->cancel();
+                s->prune_post_timers();
+              });
+        });
     });
   }
 
@@ -296,6 +307,12 @@ private:
     out.swap(buffer_);
     bytes_ = 0;
     return out;
+  }
+
+  void prune_post_timers() {
+    post_timers_.erase(std::remove_if(post_timers_.begin(), post_timers_.end(),
+                                      [](auto& w) { return w.expired(); }),
+                       post_timers_.end());
   }
 
   void on_window(uint64_t gen) {
@@ -361,6 +378,10 @@ private:
         (*w)(messages_reply(200, token_, msgs));
     }
     timer_.cancel();
+    for (auto& w : post_timers_)
+      if (auto t = w.lock())
+        t->cancel(); // their ack (or, dropped, a 500) answers them
+    post_timers_.clear();
     mount_->connections.fetch_sub(1, std::memory_order_relaxed);
     core().counters.longpoll_sessions.fetch_sub(1, std::memory_order_relaxed);
     core().detach(conn_id());
@@ -394,6 +415,7 @@ private:
 
   // Strand only.
   std::unique_ptr<peer> peer_;
+  std::vector<std::weak_ptr<net::steady_timer>> post_timers_;
   close_info result_;
   bool recorded_ = false;
   bool finished_ = false;
