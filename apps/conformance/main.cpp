@@ -11,6 +11,7 @@
 #include "channels/pubsub.hpp"
 #include "supervision/supervisor.hpp"
 #include "transport/endpoint.hpp"
+#include "transport/inspect/inspect.hpp"
 
 namespace {
 
@@ -58,6 +59,16 @@ int run(fenix::system& sys, const conformance_config& cfg) {
                 fenix::channels::phoenix_handler_factory(
                   conformance::make_user_socket(presence), ps),
                 opts);
+  // Inspection (/_fenix JSON + dashboard, /metrics): only with a token;
+  // loopback peers only (see docs/inspect.md).
+  std::unique_ptr<fenix::inspection::inspector> insp;
+  if (!cfg.admin_token.empty()) {
+    fenix::inspection::options io;
+    io.access.token = cfg.admin_token;
+    io.root_name = "fenix_conformance";
+    insp = std::make_unique<fenix::inspection::inspector>(sys, std::move(io));
+    insp->mount(ep_cfg);
+  }
   auto ep = fenix::transport::endpoint::start(sys, std::move(ep_cfg));
   if (!ep) {
     std::cerr << "cannot start endpoint: " << sys.sys().render(ep.error())
@@ -65,6 +76,8 @@ int run(fenix::system& sys, const conformance_config& cfg) {
     caf::anon_send_exit(*app, caf::exit_reason::user_shutdown);
     return 1;
   }
+  if (insp)
+    insp->attach(**ep);
   std::cout << "fenix_conformance listening on " << (*ep)->url()
             << std::endl;
   // SIGINT/SIGTERM were blocked in main before any thread started.
@@ -76,6 +89,8 @@ int run(fenix::system& sys, const conformance_config& cfg) {
   sigwait(&set, &sig);
   std::cout << "draining" << std::endl;
   (*ep)->stop();
+  if (insp)
+    insp->detach(**ep);
   caf::anon_send_exit(*app, caf::exit_reason::user_shutdown);
   return 0;
 }
