@@ -123,8 +123,10 @@ private:
     while (r.messages.size() > st_->lim.per_room)
       r.messages.pop_front();
     // Broadcast from here, after storing: the order of ids is the order in
-    // which subscribers receive the messages.
-    st_->ps.broadcast(topic, "new_msg", fenix::channels::make_payload(*msg));
+    // which subscribers receive the messages. (A json::value, not the
+    // object overload of make_payload, which wraps objects in an array.)
+    st_->ps.broadcast(topic, "new_msg",
+                     fenix::channels::make_payload(json::value(*msg)));
     publish_details();
     return msg;
   }
