@@ -192,8 +192,9 @@ public:
   }
 
 private:
-  tcp::socket sock_;
+  // Declared before the socket: it keeps the io_context alive.
   std::shared_ptr<io_server_impl> srv_;
+  tcp::socket sock_;
   beast::flat_buffer buf_;
   std::optional<http::request_parser<http::string_body>> parser_;
   net::steady_timer timer_;
@@ -384,6 +385,10 @@ public:
     for (auto& m : mounts_) {
       std::lock_guard<std::mutex> guard{m->lp_mtx};
       m->lp_sessions.clear();
+      // No connect can come any more. Dropping the gate (and with it the
+      // handler factory) breaks cycles such as factory -> state that holds
+      // connection actors -> their links -> this mount -> the factory.
+      m->gate.reset();
     }
   }
 
@@ -503,8 +508,8 @@ private:
 // -- http_session implementation --------------------------------------------------------
 
 http_session::http_session(tcp::socket sock, std::shared_ptr<io_server_impl> srv)
-    : sock_(std::move(sock)),
-      srv_(std::move(srv)),
+    : srv_(std::move(srv)),
+      sock_(std::move(sock)),
       timer_(sock_.get_executor()) {
   // nop
 }

@@ -103,8 +103,8 @@ class ws_connection final : public conn_base,
 public:
   ws_connection(tcp::socket sock, std::shared_ptr<mount_state> m, uint64_t id)
       : conn_base(id),
-        sock_(std::move(sock)),
         mount_(std::move(m)),
+        sock_(std::move(sock)),
         reader_(mount_->opts.max_frame_size) {
     // nop
   }
@@ -523,8 +523,10 @@ private:
 
   // -- state ------------------------------------------------------------------------
 
-  tcp::socket sock_;
+  // Declared before the socket: it keeps the io_context alive, so it must
+  // be destroyed after the socket.
   std::shared_ptr<mount_state> mount_;
+  tcp::socket sock_;
 
   // Strand only.
   std::unique_ptr<peer> peer_;
