@@ -49,3 +49,11 @@ if [[ "$what" == build || "$what" == test ]]; then
     fi
   done
 fi
+
+# The dashboard's browser test drives Debian's chromium with playwright-core.
+if [[ "$what" == test && -f tests/inspect/browser/package.json ]]; then
+  if [[ ! -d tests/inspect/browser/node_modules ]] ||
+     [[ tests/inspect/browser/package.json -nt tests/inspect/browser/node_modules ]]; then
+    (cd tests/inspect/browser && npm install --no-audit --no-fund --loglevel=error)
+  fi
+fi
