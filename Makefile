@@ -2,6 +2,9 @@
 JOBS  ?= $(shell nproc)
 GEN   := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 CTEST_ARGS ?=
+# Let ccache hit across clones of the repository (CI clones afresh).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
 
 .PHONY: all deps build demo test test-asan test-tsan bench format clean
 

@@ -5,6 +5,8 @@
 #include <unordered_map>
 
 #include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <caf/abstract_actor.hpp>
 #include <caf/actor_cast.hpp>
 #include <caf/actor_control_block.hpp>
@@ -123,7 +125,12 @@ struct actor_tree::impl {
     auto mb = n.mailbox.load(std::memory_order_relaxed);
     if (mb >= 0)
       x.mailbox = mb;
-    x.details = n.details;
+    if (!n.details.empty()) {
+      boost::system::error_code ec;
+      auto v = boost::json::parse(n.details, ec);
+      if (!ec && v.is_object())
+        x.details = std::move(v.as_object());
+    }
     return x;
   }
 
@@ -209,15 +216,28 @@ void actor_tree::set_name(caf::actor_id id, std::string name) {
 void actor_tree::set_details(caf::actor_id id, boost::json::object details) {
   std::lock_guard<std::mutex> guard{impl_->mtx};
   if (auto i = impl_->nodes.find(id); i != impl_->nodes.end())
-    i->second->details = std::move(details);
+    i->second->details = details.empty() ? std::string{}
+                                         : boost::json::serialize(details);
 }
 
 void actor_tree::merge_details(caf::actor_id id,
                                const boost::json::object& details) {
   std::lock_guard<std::mutex> guard{impl_->mtx};
   if (auto i = impl_->nodes.find(id); i != impl_->nodes.end())
+  {
+    auto& n = *i->second;
+    boost::json::object merged;
+    if (!n.details.empty()) {
+      boost::system::error_code ec;
+      auto v = boost::json::parse(n.details, ec);
+      if (!ec && v.is_object())
+        merged = std::move(v.as_object());
+    }
     for (auto& kvp : details)
-      i->second->details[kvp.key()] = kvp.value();
+      merged[kvp.key()] = kvp.value();
+    n.details = boost::json::serialize(merged);
+    n.details.shrink_to_fit();
+  }
 }
 
 tree_node_ptr actor_tree::find(caf::actor_id id) const {

@@ -57,7 +57,10 @@ struct tree_node {
   std::string name;
   std::string kind = "worker";
   caf::actor_id parent = 0;
-  boost::json::object details;
+  /// Extra key/value pairs, kept serialized: one small string per actor
+  /// instead of a JSON object's tables (every connection and channel has
+  /// some, so this is per-connection memory). Parsed for snapshots.
+  std::string details;
 };
 
 using tree_node_ptr = std::shared_ptr<tree_node>;

@@ -170,7 +170,10 @@ public:
   virtual const std::optional<std::string>& id() const noexcept = 0;
   /// Assigns from `connect` (and the route's static assigns); the channel
   /// may change its own copy.
-  virtual boost::json::object& assigns() noexcept = 0;
+  virtual boost::json::object& assigns() = 0;
+  /// Read-only access (no copy: channels share their socket's assigns
+  /// until one changes its own).
+  virtual const boost::json::object& assigns() const noexcept = 0;
   /// The transport ("websocket" / "longpoll").
   virtual const std::string& transport() const noexcept = 0;
 

@@ -1,6 +1,7 @@
 #include "channels/channel_server.hpp"
 
-#include <deque>
+#include <algorithm>
+#include <vector>
 #include <optional>
 
 #include <caf/all.hpp>
@@ -19,7 +20,7 @@ socket::~socket() {
 }
 
 std::string socket::assign_string(const std::string& key) const {
-  auto& a = const_cast<socket*>(this)->assigns();
+  auto& a = assigns();
   if (auto i = a.find(key); i != a.end() && i->value().is_string())
     return std::string{i->value().as_string()};
   return {};
@@ -195,8 +196,17 @@ public:
   const std::optional<std::string>& id() const noexcept override {
     return init_.socket_id;
   }
-  boost::json::object& assigns() noexcept override {
-    return init_.assigns;
+  boost::json::object& assigns() override {
+    if (!own_assigns_)
+      own_assigns_ = std::make_unique<boost::json::object>(
+        init_.assigns ? *init_.assigns : boost::json::object{});
+    return *own_assigns_;
+  }
+  const boost::json::object& assigns() const noexcept override {
+    static const boost::json::object empty;
+    if (own_assigns_)
+      return *own_assigns_;
+    return init_.assigns ? *init_.assigns : empty;
   }
   const std::string& transport() const noexcept override {
     return init_.transport;
@@ -256,9 +266,11 @@ private:
     } catch (std::exception& e) {
       auto now = std::chrono::steady_clock::now();
       restarts_.push_back(now);
-      while (!restarts_.empty()
-             && restarts_.front() < now - init_.max_seconds)
-        restarts_.pop_front();
+      restarts_.erase(std::remove_if(restarts_.begin(), restarts_.end(),
+                                     [&](auto t) {
+                                       return t < now - init_.max_seconds;
+                                     }),
+                      restarts_.end());
       if (restarts_.size() > init_.max_restarts) {
         FENIX_WARN("channel", init_.topic << ": crashed (" << e.what()
                                           << "), restart intensity reached");
@@ -316,6 +328,8 @@ private:
       write(init_.ser->encode_reply(reply_join_ref_, init_.ref, init_.topic,
                                     "ok", res.response));
     joined_ = true;
+    if (!init_.transient)
+      init_.payload.reset(); // only a restart would need it again
     bump(joins_total());
     bump(channels_gauge());
     auto icpt = chan_->intercepts();
@@ -415,7 +429,10 @@ private:
   std::shared_ptr<const std::vector<std::string>> intercepts_;
   caf::actor shard_;
   const boost::json::value* current_ref_ = nullptr;
-  std::deque<std::chrono::steady_clock::time_point> restarts_;
+  // A vector, not a deque: libstdc++'s deque allocates ~600 bytes up front
+  // and this sits in every channel, while restarts are rare.
+  std::vector<std::chrono::steady_clock::time_point> restarts_;
+  std::unique_ptr<boost::json::object> own_assigns_; // after a write
   bool in_join_ = false;
   bool joined_ = false;
   bool ended_ = false;

@@ -1,6 +1,7 @@
 #include "channels/socket.hpp"
 
-#include <deque>
+#include <algorithm>
+#include <vector>
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -65,7 +66,9 @@ public:
                   const serializer* ser, boost::json::object assigns,
                   std::optional<std::string> id, std::string transport)
       : us_(std::move(us)), ps_(std::move(ps)), ser_(ser),
-        assigns_(std::move(assigns)), id_(std::move(id)),
+        assigns_(std::make_shared<const boost::json::object>(
+          std::move(assigns))),
+        id_(std::move(id)),
         transport_(std::move(transport)) {
     // nop
   }
@@ -165,7 +168,7 @@ private:
     boost::json::value ref;      // of the join
     const route* r = nullptr;
     shared_payload payload;      // for transient restarts
-    std::deque<clock::time_point> restarts;
+    std::vector<clock::time_point> restarts; // not a deque: see channel_server
   };
 
   void write(encode_result res) {
@@ -264,9 +267,14 @@ private:
     init.ser = ser_;
     init.connection = caf::actor_cast<caf::actor>(conn.self());
     init.pubsub = ps_;
-    init.assigns = assigns_;
-    for (auto& kvp : e.r->assigns)
-      init.assigns[kvp.key()] = kvp.value();
+    if (e.r->assigns.empty()) {
+      init.assigns = assigns_;
+    } else {
+      auto merged = std::make_shared<boost::json::object>(*assigns_);
+      for (auto& kvp : e.r->assigns)
+        (*merged)[kvp.key()] = kvp.value();
+      init.assigns = std::move(merged);
+    }
     init.socket_id = id_;
     init.transport = transport_;
     init.factory = e.r->factory;
@@ -293,6 +301,8 @@ private:
       .await(
         [this, &conn, topic, pending, replaced, silent](int outcome) {
           if (outcome == joined) {
+            if (pending->r->restart != restart_policy::transient)
+              pending->payload.reset(); // only a restart would need it
             by_chan_[pending->chan.id()] = topic;
             topics_[topic] = std::move(*pending);
             update_tree(conn);
@@ -320,8 +330,11 @@ private:
   bool within_intensity(entry& e) {
     auto now = clock::now();
     e.restarts.push_back(now);
-    while (!e.restarts.empty() && e.restarts.front() < now - us_->max_seconds)
-      e.restarts.pop_front();
+    e.restarts.erase(std::remove_if(e.restarts.begin(), e.restarts.end(),
+                                    [&](auto t) {
+                                      return t < now - us_->max_seconds;
+                                    }),
+                     e.restarts.end());
     return e.restarts.size() <= us_->max_restarts;
   }
 
@@ -344,7 +357,7 @@ private:
   std::shared_ptr<user_socket> us_;
   pubsub ps_;
   const serializer* ser_;
-  boost::json::object assigns_;
+  std::shared_ptr<const boost::json::object> assigns_;
   std::optional<std::string> id_;
   std::string transport_;
   transport::outlet_ptr out_;

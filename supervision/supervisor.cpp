@@ -558,11 +558,13 @@ private:
 
   std::vector<child_info> which_children() {
     auto result = core_.which_children();
-    auto& cs = core_.children();
-    for (size_t i = 0; i < result.size(); ++i)
-      if (cs[i].pid != 0)
-        if (auto j = handles_->find(cs[i].pid); j != handles_->end())
-          result[i].child = j->second;
+    auto c = core_.children().begin();
+    for (auto& row : result) {
+      if (c->pid != 0)
+        if (auto j = handles_->find(c->pid); j != handles_->end())
+          row.child = j->second;
+      ++c;
+    }
     return result;
   }
 

@@ -37,12 +37,22 @@ supervisor_core::add(child_spec spec, bool at_init) {
   c.slot = next_slot_++;
   c.spec = std::move(spec);
   children_.push_back(std::move(c));
-  return children_.back().slot;
+  auto it = std::prev(children_.end());
+  by_slot_.emplace(it->slot, it);
+  return it->slot;
+}
+
+void supervisor_core::set_pid(child& c, pid_type pid) {
+  if (c.pid != 0)
+    by_pid_.erase(c.pid);
+  c.pid = pid;
+  if (pid != 0)
+    by_pid_[pid] = by_slot_.at(c.slot);
 }
 
 void supervisor_core::started(slot_id slot, pid_type pid) {
   if (auto c = find(slot)) {
-    c->pid = pid;
+    set_pid(*c, pid);
     c->state = status::running;
   }
 }
@@ -55,30 +65,30 @@ void supervisor_core::ignored(slot_id slot) {
     remove(slot);
     return;
   }
-  c->pid = 0;
+  set_pid(*c, 0);
   c->state = status::undefined;
 }
 
 void supervisor_core::remove(slot_id slot) {
-  children_.erase(std::remove_if(children_.begin(), children_.end(),
-                                 [=](const child& c) { return c.slot == slot; }),
-                  children_.end());
+  auto i = by_slot_.find(slot);
+  if (i == by_slot_.end())
+    return;
+  if (i->second->pid != 0)
+    by_pid_.erase(i->second->pid);
+  children_.erase(i->second);
+  by_slot_.erase(i);
 }
 
 supervisor_core::child* supervisor_core::find(slot_id slot) {
-  for (auto& c : children_)
-    if (c.slot == slot)
-      return &c;
-  return nullptr;
+  auto i = by_slot_.find(slot);
+  return i == by_slot_.end() ? nullptr : &*i->second;
 }
 
 supervisor_core::child* supervisor_core::find_pid(pid_type pid) {
   if (pid == 0)
     return nullptr;
-  for (auto& c : children_)
-    if (c.pid == pid)
-      return &c;
-  return nullptr;
+  auto i = by_pid_.find(pid);
+  return i == by_pid_.end() ? nullptr : &*i->second;
 }
 
 supervisor_core::child* supervisor_core::find_id(const std::string& id) {
@@ -105,7 +115,7 @@ supervisor_core::child_exited(pid_type pid, exit_kind kind,
   auto c = find_pid(pid);
   if (!c)
     return result;
-  c->pid = 0;
+  set_pid(*c, 0);
   c->state = status::undefined;
   switch (c->spec.restart) {
     case restart_type::temporary:
@@ -129,7 +139,7 @@ supervisor_core::restart_failed(slot_id slot, clock::time_point now) {
   auto c = find(slot);
   if (!c)
     return {};
-  c->pid = 0;
+  set_pid(*c, 0);
   c->state = status::restarting;
   return restart_plan(*c, now);
 }
@@ -179,7 +189,7 @@ void supervisor_core::stopped(slot_id slot) {
     remove(slot);
     return;
   }
-  c->pid = 0;
+  set_pid(*c, 0);
   c->state = status::undefined;
 }
 

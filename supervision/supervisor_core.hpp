@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <list>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,7 +74,10 @@ public:
   child* find(slot_id slot);
   child* find_pid(pid_type pid);
   child* find_id(const std::string& id);
-  const std::vector<child>& children() const noexcept { return children_; }
+  /// In start order. A list plus two indexes: a connections supervisor
+  /// holds tens of thousands of children, each DOWN must find its child in
+  /// O(1), and removal must not move the others.
+  const std::list<child>& children() const noexcept { return children_; }
 
   // -- decisions ---------------------------------------------------------------
 
@@ -109,8 +114,13 @@ public:
 private:
   plan restart_plan(child& c, clock::time_point now);
 
+  /// Sets (or clears, with 0) a child's pid and keeps the pid index.
+  void set_pid(child& c, pid_type pid);
+
   supervisor_flags flags_;
-  std::vector<child> children_;
+  std::list<child> children_;
+  std::unordered_map<slot_id, std::list<child>::iterator> by_slot_;
+  std::unordered_map<pid_type, std::list<child>::iterator> by_pid_;
   std::deque<clock::time_point> restarts_;
   slot_id next_slot_ = 1;
   uint64_t total_restarts_ = 0;

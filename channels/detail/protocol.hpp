@@ -5,7 +5,6 @@
 // serialize nothing.
 
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -67,7 +66,8 @@ struct channel_init {
   const serializer* ser = nullptr;
   caf::actor connection;
   channels::pubsub pubsub;
-  boost::json::object assigns;
+  /// The socket's assigns, shared by its channels until one writes.
+  std::shared_ptr<const boost::json::object> assigns;
   std::optional<std::string> socket_id;
   std::string transport;
   std::function<channel_ptr()> factory;
