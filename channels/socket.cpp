@@ -77,10 +77,9 @@ public:
     return {
       [this, &conn](closed_atom, const closed_notice& n) {
         auto sender = conn.self()->current_sender();
-        auto i = topics_.find(n.topic);
+        auto i = find_topic(n.topic);
         if (i != topics_.end() && sender
             && i->second.chan.id() == sender->id()) {
-          by_chan_.erase(i->second.chan.id());
           topics_.erase(i);
           update_tree(conn);
         }
@@ -118,14 +117,10 @@ public:
   }
 
   void on_down(transport::connection& conn, const caf::down_msg& msg) override {
-    auto i = by_chan_.find(msg.source.id());
-    if (i == by_chan_.end())
+    auto e = find_chan(msg.source.id());
+    if (e == topics_.end())
       return;
-    auto topic = i->second;
-    by_chan_.erase(i);
-    auto e = topics_.find(topic);
-    if (e == topics_.end() || e->second.chan.address() != msg.source)
-      return;
+    auto topic = e->first;
     if (draining_ || disconnecting_ || conn.closing()) {
       topics_.erase(e);
       return;
@@ -151,14 +146,12 @@ public:
     for (auto& [topic, e] : topics_)
       conn.self()->send(e.chan, drain_atom::value);
     topics_.clear();
-    by_chan_.clear();
     conn.close(1012, "draining");
   }
 
   void on_close(transport::connection&, const transport::close_info&) override {
     // Channels monitor the connection and end with shutdown:closed.
     topics_.clear();
-    by_chan_.clear();
   }
 
 private:
@@ -201,7 +194,7 @@ private:
       join(conn, std::move(msg));
       return;
     }
-    auto i = topics_.find(msg.topic);
+    auto i = find_topic(msg.topic);
     if (i == topics_.end()) {
       if (msg.event == "phx_leave")
         write(ser_->encode_reply(msg.join_ref, msg.ref, msg.topic, "ok",
@@ -227,11 +220,10 @@ private:
       return;
     }
     std::optional<boost::json::value> replaced;
-    if (auto i = topics_.find(msg.topic); i != topics_.end()) {
+    if (auto i = find_topic(msg.topic); i != topics_.end()) {
       // Duplicate join: the old channel goes without terminate; its
       // phx_close follows the new join's reply.
       replaced = i->second.join_ref;
-      by_chan_.erase(i->second.chan.id());
       conn.self()->send_exit(i->second.chan,
                              caf::make_error(caf::exit_reason::user_shutdown));
       topics_.erase(i);
@@ -303,8 +295,10 @@ private:
           if (outcome == joined) {
             if (pending->r->restart != restart_policy::transient)
               pending->payload.reset(); // only a restart would need it
-            by_chan_[pending->chan.id()] = topic;
-            topics_[topic] = std::move(*pending);
+            if (auto i = find_topic(topic); i != topics_.end())
+              i->second = std::move(*pending);
+            else
+              topics_.emplace_back(topic, std::move(*pending));
             update_tree(conn);
           } else if (silent) {
             write(ser_->encode_phx_error(pending->join_ref, topic));
@@ -339,7 +333,7 @@ private:
   }
 
   void restart(transport::connection& conn, const std::string& topic) {
-    auto i = topics_.find(topic);
+    auto i = find_topic(topic);
     auto e = std::move(i->second);
     topics_.erase(i);
     FENIX_INFO("phoenix", "restarting transient channel " << topic);
@@ -361,8 +355,21 @@ private:
   std::optional<std::string> id_;
   std::string transport_;
   transport::outlet_ptr out_;
-  std::unordered_map<std::string, entry> topics_;
-  std::unordered_map<caf::actor_id, std::string> by_chan_;
+  // A flat vector: a connection joins a handful of topics (at most
+  // max_channels), and two hash tables per connection cost more memory
+  // than a linear scan costs time.
+  using topic_table = std::vector<std::pair<std::string, entry>>;
+  topic_table topics_;
+
+  topic_table::iterator find_topic(const std::string& topic) {
+    return std::find_if(topics_.begin(), topics_.end(),
+                        [&](auto& kvp) { return kvp.first == topic; });
+  }
+
+  topic_table::iterator find_chan(caf::actor_id id) {
+    return std::find_if(topics_.begin(), topics_.end(),
+                        [&](auto& kvp) { return kvp.second.chan.id() == id; });
+  }
   bool draining_ = false;
   bool disconnecting_ = false;
 };
