@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -208,6 +209,19 @@ void endpoint::stop() {
     auto left = now < deadline ? deadline - now : clock::duration::zero();
     st_->slot->wait_no_actors(
       std::max<clock::duration>(left, std::chrono::milliseconds{100}));
+  }
+  // ... and let the connections supervisor take note of every exit before
+  // it is told to shut down: its job queue may lag behind (starts await an
+  // ack each), and a shutdown drops queued exit notices (see report).
+  if (auto conns = st_->slot->get()) {
+    supervisor_ref ref{st_->sys, conns, std::chrono::seconds{2}};
+    auto until = std::max(deadline, clock::now() + std::chrono::seconds{1});
+    for (;;) {
+      auto counts = ref.count_children();
+      if (!counts || counts->active == 0 || clock::now() >= until)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
   }
   // 3. Stop the subtree; connection actors still running are shut down by
   //    their supervisor (their WebSockets close with 1001).

@@ -156,7 +156,7 @@ BOOST_AUTO_TEST_CASE(refused_bad_token_options_and_methods) {
 }
 
 BOOST_AUTO_TEST_CASE(binary_lines_and_the_100_line_limit) {
-  start_lp();
+  start_lp(5s); // the POST waits until the actor took all lines
   auto hs = handshake();
   auto tq = "/socket/longpoll?token=" + hs.token;
   std::string body = fenix::transport::detail::base64_encode("\x01\x02\x03");

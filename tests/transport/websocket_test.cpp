@@ -220,7 +220,7 @@ BOOST_AUTO_TEST_CASE(ping_is_answered_with_pong) {
 
 BOOST_AUTO_TEST_CASE(idle_timeout_closes_with_1001) {
   socket_options opts;
-  opts.idle_timeout = 300ms;
+  opts.idle_timeout = 600ms;
   start(opts);
   auto c = open_ws(port());
   auto busy = open_ws(port());
@@ -228,7 +228,7 @@ BOOST_AUTO_TEST_CASE(idle_timeout_closes_with_1001) {
   // The busy client keeps talking: any frame resets its timer.
   std::optional<uint16_t> code;
   std::thread idle_reader{[&] { code = c.read_close(5s); }};
-  for (int i = 0; i < 10; ++i) {
+  for (int i = 0; i < 15; ++i) {
     BOOST_TEST(busy.send_frame(0x9, "hb"));
     BOOST_TEST(busy.read_frame().has_value());
     std::this_thread::sleep_for(100ms); // simulated heartbeat interval
@@ -237,7 +237,7 @@ BOOST_AUTO_TEST_CASE(idle_timeout_closes_with_1001) {
   auto waited = std::chrono::steady_clock::now() - t0;
   BOOST_REQUIRE(code);
   BOOST_TEST(*code == 1001);
-  BOOST_TEST((waited >= 250ms));
+  BOOST_TEST((waited >= 500ms)); // tick resolution: 50 ms
   BOOST_TEST(c.wait_eof());
   BOOST_TEST(ep->stats().idle_timeouts == 1u);
   BOOST_TEST(busy.send_text("alive"));
