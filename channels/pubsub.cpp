@@ -21,7 +21,8 @@ shared_payload make_payload(boost::json::value v) {
 }
 
 shared_payload make_payload(boost::json::object o) {
-  return make_payload(boost::json::value{std::move(o)});
+  // Parentheses: braces would make a one-element array.
+  return make_payload(boost::json::value(std::move(o)));
 }
 
 shared_payload make_binary_payload(std::string bytes) {
