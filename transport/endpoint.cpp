@@ -136,6 +136,13 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg) {
     // the restart intensity.
     auto h = spawn_supervisor(s, f, {});
     slot->set(h);
+    // Until its successor is up (rest_for_one restarts the listener first),
+    // connects are answered 503 instead of going to a dead supervisor.
+    h->attach_functor([weak = std::weak_ptr<detail::supervisor_slot>(slot),
+                       addr = h.address()] {
+      if (auto sl = weak.lock())
+        sl->reset_if(addr);
+    });
     return h;
   };
   supervisor_flags server_flags;

@@ -11,6 +11,7 @@
 #include "beast_client.hpp"
 #include "fixture.hpp"
 #include "raw_client.hpp"
+#include "supervision/supervisor.hpp"
 #include "transport/detail/crypto.hpp"
 #include "transport/echo_handler.hpp"
 
@@ -505,6 +506,44 @@ BOOST_AUTO_TEST_CASE(many_concurrent_echo_connections) {
   }
   clients.clear();
   BOOST_TEST(wait_until([&] { return ep->stats().connections == 0; }, 10s));
+}
+
+BOOST_AUTO_TEST_CASE(listener_crash_restarts_connections_and_keeps_serving) {
+  start();
+  auto c = open_ws(port());
+  BOOST_REQUIRE(ev->wait_opened(1));
+  fenix::supervisor_ref ep_sup{sys->sys(), ep->supervisor()};
+  auto top = ep_sup.which_children();
+  BOOST_REQUIRE(top && top->size() == 1);
+  fenix::supervisor_ref server{sys->sys(), (*top)[0].child};
+  auto listener = server.child("listener");
+  BOOST_REQUIRE(listener);
+  caf::anon_send_exit(listener, caf::exit_reason::kill);
+  // rest_for_one: the connections supervisor restarts after the listener,
+  // shutting its children down; their WebSockets close with 1001.
+  auto code = c.read_close();
+  BOOST_REQUIRE(code);
+  BOOST_TEST(*code == 1001);
+  BOOST_REQUIRE(wait_until([&] {
+    auto l = server.child("listener");
+    return l && l != listener;
+  }));
+  // Accepting again (a connect racing the restart may get 503).
+  std::optional<raw_client> d;
+  BOOST_REQUIRE(wait_until([&] {
+    raw_client x;
+    if (!x.connect(port()))
+      return false;
+    auto rep = x.handshake();
+    if (!rep || rep->status != 101)
+      return false;
+    d.emplace(std::move(x));
+    return true;
+  }));
+  BOOST_TEST(d->send_text("after restart"));
+  auto f = d->read_frame();
+  BOOST_REQUIRE(f);
+  BOOST_TEST(f->payload == "after restart");
 }
 
 BOOST_AUTO_TEST_CASE(max_connections_answers_503) {

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 
 #include "transport/detail/bridge.hpp"
@@ -51,6 +52,13 @@ public:
   void set(caf::actor x) {
     std::lock_guard<std::mutex> guard{mtx_};
     sup_ = std::move(x);
+  }
+
+  /// Clears the slot if it still holds the actor with this address.
+  void reset_if(const caf::actor_addr& addr) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (sup_ && sup_.address() == addr)
+      sup_ = caf::actor{};
   }
 
 private:

@@ -61,13 +61,21 @@ public:
   }
 
   ~worker() {
+    stop();
+  }
+
+  /// Joins the thread; later posts are refused. Idempotent; never call it
+  /// from a job.
+  void stop() {
     {
       std::lock_guard<std::mutex> guard{mtx_};
       stop_ = true;
     }
     cv_.notify_one();
-    thread_.join();
-    // Pending jobs die here: their responders answer 500 on destruction.
+    std::lock_guard<std::mutex> guard{join_mtx_};
+    if (thread_.joinable())
+      thread_.join();
+    // Pending jobs die with the worker: their responders answer 500.
   }
 
   /// False when `max_pending` jobs already wait.
@@ -143,6 +151,7 @@ private:
   std::deque<std::function<void()>> jobs_;
   std::multimap<clock_type::time_point, std::function<void()>> timers_;
   bool stop_ = false;
+  std::mutex join_mtx_;
   std::thread thread_;
 };
 
@@ -722,8 +731,11 @@ inspector::inspector(caf::actor_system& sys, options opts)
 }
 
 inspector::~inspector() {
-  // The routes may outlive this object (the endpoint owns copies), the
-  // endpoints this object was told about may not.
+  // The routes may outlive this object (the endpoint owns copies; a leaked
+  // connection may keep an endpoint's state alive), so the thread stops
+  // here and not with the state: afterwards the routes answer 503. The
+  // endpoints this object was told about may be gone too.
+  st_->jobs->stop();
   std::lock_guard<std::mutex> guard{st_->mtx};
   st_->endpoints.clear();
 }
