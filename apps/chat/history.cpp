@@ -73,6 +73,17 @@ public:
     return "chat.history";
   }
 
+  void on_exit() override {
+    // The handle's state must not keep this actor alive (it keeps the
+    // state alive: a cycle), nor hand out a dead actor.
+    {
+      std::lock_guard<std::mutex> guard{st_->mtx};
+      if (st_->current.address() == address())
+        st_->current = caf::actor{};
+    }
+    fenix::actor::on_exit();
+  }
+
   caf::behavior make_behavior() override {
     {
       std::lock_guard<std::mutex> guard{st_->mtx};
