@@ -20,6 +20,7 @@ rounds="${ROUNDS:-20}"
 repeat="${REPEAT:-3}"
 modes="${MODES:-off on watched}"
 out="${OUT:-$(mktemp -d)}"
+mkdir -p "$out"
 ulimit -n "$(ulimit -Hn)"
 
 pids=()
