@@ -68,6 +68,16 @@ public:
     return "fenix.presence_tracker";
   }
 
+  void on_exit() override {
+    // Break the state <-> tracker reference cycle (see pubsub.cpp).
+    {
+      std::lock_guard<std::mutex> guard{st_->mtx};
+      if (st_->shards[index_].id() == id())
+        st_->shards[index_] = caf::actor{};
+    }
+    fenix::actor::on_exit();
+  }
+
   caf::behavior make_behavior() override {
     {
       std::lock_guard<std::mutex> guard{st_->mtx};

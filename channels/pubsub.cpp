@@ -96,6 +96,17 @@ public:
     return "fenix.pubsub_shard";
   }
 
+  void on_exit() override {
+    // The state holds a strong handle to us and we hold the state: release
+    // our slot so neither keeps the other alive after we are gone.
+    {
+      std::lock_guard<std::mutex> guard{st_->mtx};
+      if (st_->shards[index_].id() == id())
+        st_->shards[index_] = caf::actor{};
+    }
+    fenix::actor::on_exit();
+  }
+
   caf::behavior make_behavior() override {
     {
       std::lock_guard<std::mutex> guard{st_->mtx};

@@ -1,6 +1,6 @@
 // The supervision demo: a supervised worker crashes and is restarted; the
-// live actor tree is printed before and after. (`make demo` runs this until
-// the chat server replaces it.)
+// live actor tree is printed before and after (build/apps/demo/fenix_demo;
+// `make demo` runs the chat server).
 #include <iostream>
 
 #include <caf/all.hpp>
