@@ -31,11 +31,12 @@ registry() {
 
 } // namespace
 
-config::config() : log_level("info") {
+config::config() {
   set("scheduler.max-threads", 2);
   opt_group{custom_options_, "fenix"}.add(
     log_level, "log-level",
-    "fenix log level: trace|debug|info|warning|error|quiet");
+    "fenix log level: trace|debug|info|warning|error|quiet (default: "
+    "$FENIX_LOG, else info)");
   add_error_renderers(*this);
 }
 
@@ -68,7 +69,7 @@ system::attach_guard::~attach_guard() {
 system::system(config& cfg)
     : rt_(std::make_shared<runtime>()), guard_(&sys_, rt_), sys_(cfg) {
   log::level lvl;
-  if (log::parse_level(cfg.log_level, lvl))
+  if (!cfg.log_level.empty() && log::parse_level(cfg.log_level, lvl))
     log::set_level(lvl);
 }
 
@@ -111,8 +112,8 @@ int boot(int argc, char** argv, config& cfg,
   }
   if (cfg.cli_helptext_printed)
     return 0;
-  log::level lvl;
-  if (!log::parse_level(cfg.log_level, lvl)) {
+  log::level lvl = log::current_level();
+  if (!cfg.log_level.empty() && !log::parse_level(cfg.log_level, lvl)) {
     std::cerr << "invalid --fenix.log-level: " << cfg.log_level << std::endl;
     return 1;
   }

@@ -121,6 +121,12 @@ public:
     if (joined_) // crashed: end() did not run
       bump(channels_gauge(), -1);
     joined_ = false;
+    // Handles to the shard and the connection (which hold handles to us)
+    // must not outlive us: members are freed only with the last handle.
+    shard_ = caf::actor{};
+    init_.connection = caf::actor{};
+    init_.out.reset();
+    chan_.reset();
     fenix::actor::on_exit();
   }
 

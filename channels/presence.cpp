@@ -48,7 +48,8 @@ struct presence::state {
   std::string name;
   channels::pubsub ps;
   mutable std::mutex mtx;
-  std::vector<caf::actor> shards;
+  // Weak: the trackers hold the state (see pubsub.cpp).
+  std::vector<caf::weak_actor_ptr> shards;
 };
 
 namespace {
@@ -69,19 +70,16 @@ public:
   }
 
   void on_exit() override {
-    // Break the state <-> tracker reference cycle (see pubsub.cpp).
-    {
-      std::lock_guard<std::mutex> guard{st_->mtx};
-      if (st_->shards[index_].id() == id())
-        st_->shards[index_] = caf::actor{};
-    }
+    owners_.clear(); // see shard_actor::on_exit in pubsub.cpp
     fenix::actor::on_exit();
   }
+
+
 
   caf::behavior make_behavior() override {
     {
       std::lock_guard<std::mutex> guard{st_->mtx};
-      st_->shards[index_] = caf::actor_cast<caf::actor>(this);
+      st_->shards[index_] = caf::actor_cast<caf::weak_actor_ptr>(this);
     }
     set_down_handler([this](caf::down_msg& msg) {
       auto id = msg.source.id();
@@ -161,9 +159,13 @@ std::pair<presence, child_spec> presence::make(std::string name,
 }
 
 caf::actor presence::shard_for(const std::string& topic) const {
-  std::lock_guard<std::mutex> guard{state_->mtx};
-  return state_->shards[std::hash<std::string>{}(topic)
-                        % state_->shards.size()];
+  caf::weak_actor_ptr weak;
+  {
+    std::lock_guard<std::mutex> guard{state_->mtx};
+    weak = state_->shards[std::hash<std::string>{}(topic)
+                          % state_->shards.size()];
+  }
+  return caf::actor_cast<caf::actor>(weak.lock());
 }
 
 void presence::track(const caf::actor& owner, const std::string& topic,

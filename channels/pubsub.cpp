@@ -73,11 +73,17 @@ struct pubsub::state {
   std::string name;
   std::shared_ptr<pubsub_adapter> adapter;
   mutable std::mutex mtx;
-  std::vector<caf::actor> shards; // written by each shard when it starts
+  // Weak: the shards hold the state, so strong handles here would be a
+  // reference cycle. Written by each shard when it starts.
+  std::vector<caf::weak_actor_ptr> shards;
 
   caf::actor shard(size_t i) const {
-    std::lock_guard<std::mutex> guard{mtx};
-    return shards[i];
+    caf::weak_actor_ptr weak;
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      weak = shards[i];
+    }
+    return caf::actor_cast<caf::actor>(weak.lock());
   }
 };
 
@@ -97,20 +103,21 @@ public:
   }
 
   void on_exit() override {
-    // The state holds a strong handle to us and we hold the state: release
-    // our slot so neither keeps the other alive after we are gone.
-    {
-      std::lock_guard<std::mutex> guard{st_->mtx};
-      if (st_->shards[index_].id() == id())
-        st_->shards[index_] = caf::actor{};
-    }
+    // CAF frees an actor's members only when its last handle goes, and
+    // subscribers (channels) hold handles to their shard: drop ours to
+    // them now, or a dead shard and its dead channels keep each other.
+    FENIX_DEBUG("pubsub", "shard " << id() << " exits");
+    topics_.clear();
+    by_pid_.clear();
     fenix::actor::on_exit();
   }
+
+
 
   caf::behavior make_behavior() override {
     {
       std::lock_guard<std::mutex> guard{st_->mtx};
-      st_->shards[index_] = caf::actor_cast<caf::actor>(this);
+      st_->shards[index_] = caf::actor_cast<caf::weak_actor_ptr>(this);
     }
     set_down_handler([this](caf::down_msg& msg) { drop(msg.source.id()); });
     return {

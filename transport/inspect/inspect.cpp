@@ -75,7 +75,16 @@ public:
     std::lock_guard<std::mutex> guard{join_mtx_};
     if (thread_.joinable())
       thread_.join();
-    // Pending jobs die with the worker: their responders answer 500.
+    // Pending jobs die now, not with the worker: they hold responders, which
+    // hold HTTP sessions, which lead back to the routes that own this
+    // worker's state (a cycle). Their responders answer 500.
+    decltype(jobs_) jobs;
+    decltype(timers_) timers;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      jobs.swap(jobs_);
+      timers.swap(timers_);
+    }
   }
 
   /// False when `max_pending` jobs already wait.
