@@ -13,8 +13,13 @@
 //
 //   idle    (separately) RSS per idle connection that did one echo.
 //
+// --policy sharing switches CAF's scheduler from work stealing (whose idle
+// workers poll, sleeping up to 10 ms, so a message from an io thread may
+// wait that long) to a shared queue with condition-variable wake-ups.
+//
 // Usage: fenix_bench_io_threads [--io-threads N] [--conns C] [--depth D]
 //                               [--seconds S] [--scenario echo|fanout|both|idle]
+//                               [--policy stealing|sharing]
 // Prints one JSON object per scenario.
 
 #include <algorithm>
@@ -59,6 +64,8 @@ struct options {
   size_t depth = 4;
   double seconds = 5;
   std::string scenario = "both";
+  std::string policy = "stealing";
+  long relaxed_sleep_us = -1; // CAF default: 10 ms
 };
 
 double cpu_seconds() {
@@ -172,8 +179,11 @@ struct result {
   uint64_t frames_out;
 };
 
+std::string policy_name = "stealing";
+
 void print(const result& r) {
-  std::cout << "{\"scenario\":\"" << r.scenario << "\",\"io_threads\":"
+  std::cout << "{\"scenario\":\"" << r.scenario << "\",\"policy\":\""
+            << policy_name << "\",\"io_threads\":"
             << r.io_threads << ",\"conns\":" << r.conns << ",\"seconds\":"
             << r.seconds << ",\"messages\":" << r.messages
             << ",\"per_second\":" << static_cast<uint64_t>(r.per_second)
@@ -241,12 +251,21 @@ result run_echo(caf::actor_system& sys, const options& opt) {
   auto s0 = (*ep)->stats();
   auto cpu0 = cpu_seconds();
   auto t0 = std::chrono::steady_clock::now();
+  std::vector<uint64_t> per_conn(cs.size(), 0);
   auto total = drive(cs, opt.seconds, [&](size_t i, size_t frames) {
+    per_conn[i] += frames;
     std::string out;
     for (size_t k = 0; k < frames; ++k)
       out += msg;
     ::send(cs[i].fd, out.data(), out.size(), MSG_NOSIGNAL);
   });
+  if (std::getenv("FENIX_BENCH_DEBUG")) {
+    auto [mn, mx] = std::minmax_element(per_conn.begin(), per_conn.end());
+    size_t starved = std::count_if(per_conn.begin(), per_conn.end(),
+                                   [&](uint64_t x) { return x < *mx / 10; });
+    std::cerr << "per connection: min " << *mn << " max " << *mx
+              << ", below 10% of max: " << starved << std::endl;
+  }
   auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
                 .count();
   auto cpu = cpu_seconds() - cpu0;
@@ -384,7 +403,8 @@ void run_idle(caf::actor_system& sys, const options& opt) {
   if (!ep)
     std::exit(1);
   auto port = (*ep)->port();
-  // Warm up allocator pools with a first batch, then measure a second one.
+  // Warm up allocator pools with a first batch (n/4), then measure a second
+  // one (n): 2.5 n file descriptors in this process (client + server side).
   std::vector<int> fds;
   auto open_batch = [&](size_t n) {
     for (size_t i = 0; i < n; ++i) {
@@ -435,9 +455,24 @@ int main(int argc, char** argv) {
       opt.seconds = std::stod(v);
     else if (k == "--scenario")
       opt.scenario = v;
+    else if (k == "--policy")
+      opt.policy = v;
+    else if (k == "--relaxed-sleep-us")
+      opt.relaxed_sleep_us = std::stol(v);
   }
   fenix::config cfg;
   cfg.log_level = "warning";
+  if (opt.policy == "sharing")
+    cfg.set("scheduler.policy", caf::atom("sharing"));
+  policy_name = opt.policy;
+  if (opt.relaxed_sleep_us >= 0) {
+    cfg.set("work-stealing.relaxed-sleep-duration",
+            caf::timespan{std::chrono::microseconds{opt.relaxed_sleep_us}});
+    cfg.set("work-stealing.moderate-sleep-duration",
+            caf::timespan{std::chrono::microseconds{
+              std::min<long>(opt.relaxed_sleep_us, 50)}});
+    policy_name += "+relaxed" + std::to_string(opt.relaxed_sleep_us) + "us";
+  }
   fenix::system sys{cfg};
   if (opt.scenario == "echo" || opt.scenario == "both")
     print(run_echo(sys, opt));

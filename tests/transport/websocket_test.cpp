@@ -546,6 +546,33 @@ BOOST_AUTO_TEST_CASE(listener_crash_restarts_connections_and_keeps_serving) {
   BOOST_TEST(f->payload == "after restart");
 }
 
+BOOST_AUTO_TEST_CASE(pipelined_echo_on_two_io_threads) {
+  // Regression: a spurious readiness wake-up once made read_some block an
+  // io thread (the socket was not in user non-blocking mode), stalling
+  // whole connections. Many pipelined messages on two io threads hit it.
+  endpoint_config c;
+  c.io_threads = 2;
+  c.socket("/socket", echo_factory());
+  start(std::move(c));
+  constexpr size_t conns = 20;
+  constexpr int rounds = 200;
+  constexpr int depth = 4;
+  std::vector<raw_client> clients;
+  for (size_t i = 0; i < conns; ++i)
+    clients.push_back(open_ws(port()));
+  for (int r = 0; r < rounds; ++r) {
+    for (auto& cl : clients)
+      for (int k = 0; k < depth; ++k)
+        BOOST_REQUIRE(cl.send_text("m" + std::to_string(k)));
+    for (auto& cl : clients)
+      for (int k = 0; k < depth; ++k) {
+        auto f = cl.read_frame(5s);
+        BOOST_REQUIRE(f);
+        BOOST_REQUIRE_EQUAL(f->payload, "m" + std::to_string(k));
+      }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(max_connections_answers_503) {
   socket_options opts;
   opts.max_connections = 2;

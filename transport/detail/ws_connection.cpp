@@ -114,6 +114,11 @@ public:
   void start(std::unique_ptr<peer> p, std::string handshake,
              std::string leftover) {
     // Runs on the connection's strand (the HTTP session's handler).
+    // User-level non-blocking mode: read_some after a readiness wait must
+    // return would_block when a wake-up was spurious; in blocking mode
+    // Asio would poll() and stall this io thread until the client sends.
+    boost::system::error_code ignored;
+    sock_.non_blocking(true, ignored);
     peer_ = std::move(p);
     handshake_ = std::move(handshake);
     touch();
