@@ -464,8 +464,14 @@ private:
     if (ec) {
       if (ec == net::error::operation_aborted)
         return;
-      // E.g. EMFILE: back off briefly instead of spinning.
-      FENIX_WARN("transport", cfg_.name << ": accept failed: " << ec.message());
+      // E.g. EMFILE: back off briefly instead of spinning; log at most
+      // once a second.
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_accept_warning_ >= std::chrono::seconds{1}) {
+        last_accept_warning_ = now;
+        FENIX_WARN("transport", cfg_.name << ": accept failed: "
+                                          << ec.message() << " (retrying)");
+      }
       retry_.expires_after(std::chrono::milliseconds{50});
       retry_.async_wait([self = shared_from_this(),
                          gen](const boost::system::error_code& e) {
@@ -493,6 +499,7 @@ private:
   bool accepting_ = false;
   bool stopped_ = false;
   uint64_t generation_ = 0;
+  std::chrono::steady_clock::time_point last_accept_warning_;
   // Caller of drain() only (endpoint::stop).
   std::unordered_set<uint64_t> drained_;
   // Run-down of the io threads.
