@@ -381,9 +381,15 @@ BOOST_AUTO_TEST_CASE(connection_actors_live_in_the_tree) {
   std::vector<raw_client> clients;
   for (int i = 0; i < 3; ++i)
     clients.push_back(open_ws(port()));
+  // Placed by the supervisor, details set by the actor itself: both done.
   BOOST_REQUIRE(wait_until([&] {
     auto n = connections_node();
-    return n && n->children.size() == 3;
+    if (!n || n->children.size() != 3)
+      return false;
+    for (auto& child : n->children)
+      if (!child.details.contains("transport"))
+        return false;
+    return true;
   }));
   auto n = connections_node();
   for (auto& child : n->children) {
