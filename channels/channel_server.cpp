@@ -150,7 +150,7 @@ public:
         return caf::message{};
       });
     return {
-      [this](join_atom) -> int { return do_join(); },
+      [this](join_atom) -> caf::result<int> { return do_join(); },
       [this](in_atom, inbound& in) {
         if (!joined_)
           return;
@@ -235,7 +235,7 @@ public:
   void broadcast(const std::string& event, const payload& p) override {
     forbid_in_join("broadcast");
     check_broadcast_payload(p);
-    init_.pubsub.broadcast(init_.topic, event, share(p));
+    init_.pubsub.broadcast_by(address(), init_.topic, event, share(p));
   }
 
   void broadcast_from(const std::string& event, const payload& p) override {
@@ -307,7 +307,7 @@ private:
 
   // -- join ----------------------------------------------------------------------
 
-  int do_join() {
+  caf::result<int> do_join() {
     chan_ = init_.factory();
     join_result res;
     in_join_ = true;
@@ -330,26 +330,50 @@ private:
       quit();
       return refused;
     }
-    if (!init_.silent)
-      write(init_.ser->encode_reply(reply_join_ref_, init_.ref, init_.topic,
-                                    "ok", res.response));
-    joined_ = true;
-    if (!init_.transient)
-      init_.payload.reset(); // only a restart would need it again
-    bump(joins_total());
-    bump(channels_gauge());
     auto icpt = chan_->intercepts();
     if (!icpt.empty())
       intercepts_ = std::make_shared<const std::vector<std::string>>(
         std::move(icpt));
-    fastlane lane{init_.out, init_.ser, intercepts_};
-    auto self_hdl = caf::actor_cast<caf::actor>(this);
     shard_ = init_.pubsub.shard_for(init_.topic);
-    if (shard_)
-      monitor(shard_);
-    init_.pubsub.subscribe(init_.topic, self_hdl, std::move(lane));
-    monitor(init_.connection);
-    return joined;
+    if (!shard_) {
+      // The shard is restarting: the join fails, the client retries.
+      if (!init_.silent)
+        write(init_.ser->encode_error_reply(reply_join_ref_, init_.ref,
+                                            init_.topic, "join crashed"));
+      quit(caf::make_error(caf::sec::runtime_error, "pubsub unavailable"));
+      return crashed;
+    }
+    monitor(shard_);
+    // Subscribe first and write the join reply once the shard confirmed:
+    // a client that saw "joined" must see every broadcast from then on
+    // (the churn benchmark counts). `await` also holds back our own later
+    // messages (an after-join push) until the reply is out.
+    auto rp = make_response_promise();
+    auto response = std::move(res.response);
+    request(shard_, std::chrono::seconds{30}, subscribe_atom::value,
+            subscription_req{init_.topic, caf::actor_cast<caf::actor>(this),
+                             fastlane{init_.out, init_.ser, intercepts_}})
+      .await(
+        [this, rp, response]() mutable {
+          if (!init_.silent)
+            write(init_.ser->encode_reply(reply_join_ref_, init_.ref,
+                                          init_.topic, "ok", response));
+          joined_ = true;
+          if (!init_.transient)
+            init_.payload.reset(); // only a restart would need it again
+          bump(joins_total());
+          bump(channels_gauge());
+          monitor(init_.connection);
+          rp.deliver(static_cast<int>(joined));
+        },
+        [this, rp](caf::error& err) mutable {
+          if (!init_.silent)
+            write(init_.ser->encode_error_reply(reply_join_ref_, init_.ref,
+                                                init_.topic, "join crashed"));
+          rp.deliver(static_cast<int>(crashed));
+          quit(err);
+        });
+    return caf::delegated<int>{};
   }
 
   boost::json::value json_payload() const {

@@ -121,6 +121,8 @@ public:
     }
     set_down_handler([this](caf::down_msg& msg) { drop(msg.source.id()); });
     return {
+      // Answered (with nothing) so that a channel can wait until it is
+      // subscribed before it tells its client "joined".
       [this](subscribe_atom, subscription_req& req) { add(std::move(req)); },
       [this](unsubscribe_atom, subscription_req& req) {
         remove(req.topic, req.subscriber.id());
@@ -225,9 +227,8 @@ private:
     std::pair<const serializer*, transport::frame_ptr> cache[4];
     size_t cached = 0;
     caf::message boxed; // built once for all non-fastlane subscribers
-    for (auto& e : t->second.entries) {
-      if (msg.from && e.pid.address() == msg.from)
-        continue;
+    const entry* origin = nullptr;
+    auto deliver = [&](const entry& e) -> bool {
       if (e.lane && !e.lane->intercepted(msg.event)) {
         transport::frame_ptr frame;
         for (size_t i = 0; i < cached; ++i)
@@ -240,7 +241,7 @@ private:
             FENIX_ERROR("pubsub", "cannot encode broadcast "
                                     << msg.event << " on " << msg.topic
                                     << ": " << res.error().reason);
-            return;
+            return false;
           }
           frame = std::move(*res);
           ++encoded;
@@ -254,7 +255,20 @@ private:
         send(e.pid, boxed);
       }
       ++delivered;
+      return true;
+    };
+    for (auto& e : t->second.entries) {
+      if (msg.from && e.pid.address() == msg.from)
+        continue;
+      if (msg.origin && e.pid.address() == msg.origin) {
+        origin = &e;
+        continue;
+      }
+      if (!deliver(e))
+        return;
     }
+    if (origin)
+      deliver(*origin);
     bump(deliveries, delivered);
     bump(encodes, encoded);
   }
@@ -332,6 +346,14 @@ void pubsub::dispatch_local(broadcast_msg msg) const {
 void pubsub::broadcast(const std::string& topic, const std::string& event,
                        shared_payload payload) const {
   broadcast_from(caf::actor_addr{}, topic, event, std::move(payload));
+}
+
+void pubsub::broadcast_by(const caf::actor_addr& origin,
+                          const std::string& topic, const std::string& event,
+                          shared_payload payload) const {
+  broadcast_msg msg{topic, event, std::move(payload), {}, origin};
+  state_->adapter->forward(msg, std::string{});
+  dispatch_local(std::move(msg));
 }
 
 void pubsub::broadcast_from(const caf::actor_addr& from,

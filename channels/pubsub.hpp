@@ -41,6 +41,10 @@ struct broadcast_msg {
   shared_payload payload;
   /// broadcast_from: the subscriber to skip (invalid for none).
   caf::actor_addr from;
+  /// The publishing subscriber, if any: it gets its own copy last, so that
+  /// once a publisher sees its broadcast come back, every other subscriber
+  /// already has it queued (a client that leaves after that still gets it).
+  caf::actor_addr origin;
 };
 
 /// Local messages only: CAF wants an inspect for message types, but these
@@ -135,6 +139,10 @@ public:
   /// To every subscriber of `topic` on every node.
   void broadcast(const std::string& topic, const std::string& event,
                  shared_payload payload) const;
+  /// A broadcast by the subscriber `origin` (a channel broadcasting on its
+  /// own topic), which receives its copy after everyone else.
+  void broadcast_by(const caf::actor_addr& origin, const std::string& topic,
+                    const std::string& event, shared_payload payload) const;
   /// Same, except the subscriber `from`.
   void broadcast_from(const caf::actor_addr& from, const std::string& topic,
                       const std::string& event, shared_payload payload) const;
