@@ -358,6 +358,9 @@ private:
       return;
     }
     // A child exited on its own: handle it in turn, after the running job.
+    // Drop its handle now, so that a stop step or a shutdown that runs
+    // before that job does not wait for a DOWN that already came.
+    forget(pid);
     schedule_job([this, pid, reason{std::move(msg.reason)}] {
       child_exited(pid, reason);
     });
