@@ -359,7 +359,7 @@ void pubsub::broadcast_by(const caf::actor_addr& origin,
 void pubsub::broadcast_from(const caf::actor_addr& from,
                             const std::string& topic, const std::string& event,
                             shared_payload payload) const {
-  broadcast_msg msg{topic, event, std::move(payload), from};
+  broadcast_msg msg{topic, event, std::move(payload), from, {}};
   state_->adapter->forward(msg, std::string{});
   dispatch_local(std::move(msg));
 }
@@ -367,21 +367,21 @@ void pubsub::broadcast_from(const caf::actor_addr& from,
 void pubsub::local_broadcast(const std::string& topic,
                              const std::string& event,
                              shared_payload payload) const {
-  dispatch_local(broadcast_msg{topic, event, std::move(payload), {}});
+  dispatch_local(broadcast_msg{topic, event, std::move(payload), {}, {}});
 }
 
 void pubsub::local_broadcast_from(const caf::actor_addr& from,
                                   const std::string& topic,
                                   const std::string& event,
                                   shared_payload payload) const {
-  dispatch_local(broadcast_msg{topic, event, std::move(payload), from});
+  dispatch_local(broadcast_msg{topic, event, std::move(payload), from, {}});
 }
 
 void pubsub::direct_broadcast(const std::string& node,
                               const std::string& topic,
                               const std::string& event,
                               shared_payload payload) const {
-  broadcast_msg msg{topic, event, std::move(payload), {}};
+  broadcast_msg msg{topic, event, std::move(payload), {}, {}};
   if (node == state_->adapter->node_name())
     dispatch_local(std::move(msg));
   else
