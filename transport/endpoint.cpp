@@ -151,9 +151,10 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg) {
   supervisor_flags ep_flags;
   ep_flags.strategy = strategy::one_for_one;
   ep_flags.name = st->cfg.name;
-  auto sup = start_supervisor(
-    sys, ep_flags,
-    {supervisor_spec(server_flags.name, server_flags, {listener, conns})});
+  auto children = st->cfg.children;
+  children.push_back(
+    supervisor_spec(server_flags.name, server_flags, {listener, conns}));
+  auto sup = start_supervisor(sys, ep_flags, std::move(children));
   if (!sup) {
     st->io->stop_accepting();
     st->io->shutdown();

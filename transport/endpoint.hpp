@@ -13,6 +13,7 @@
 
 #include "transport/http.hpp"
 #include "transport/options.hpp"
+#include "supervision/child_spec.hpp"
 #include "transport/socket_handler.hpp"
 
 namespace fenix::transport {
@@ -70,6 +71,12 @@ struct endpoint_config {
   std::vector<mount> mounts;
   std::vector<std::pair<std::string, http_route_handler>> routes;
 
+  /// Children the endpoint supervises before its server, in start order:
+  /// PubSub and Presence, as under Phoenix's Endpoint supervisor. They are
+  /// up before the first connection is accepted and stop after the last
+  /// one is gone.
+  std::vector<child_spec> children;
+
   /// Mounts a socket: `<path>/websocket` and, when enabled,
   /// `<path>/longpoll`.
   endpoint_config& socket(std::string path, handler_factory factory,
@@ -89,6 +96,7 @@ struct endpoint_config {
 ///
 /// ```
 /// endpoint "<name>"                        (one_for_one)
+/// ├─ <children>                            (e.g. pubsub, presence)
 /// └─ server "http://<address>:<port>"      (rest_for_one)
 ///    ├─ listener                           (accept loop)
 ///    └─ connections                        (dynamic, temporary children)

@@ -33,25 +33,19 @@ struct conformance_config : fenix::config {
 };
 
 int run(fenix::system& sys, const conformance_config& cfg) {
-  // PubSub lives in its own supervised subtree next to the endpoint.
+  // PubSub and Presence are supervised by the endpoint, before its server
+  // (as in Phoenix): endpoint -> pubsub, presence, server -> connections.
   auto [ps, ps_spec] = fenix::channels::pubsub::make("conformance",
                                                      cfg.pubsub_shards);
   auto [presence, presence_spec] = fenix::channels::presence::make(
     "conformance", ps);
-  fenix::supervisor_flags app_flags;
-  app_flags.name = "conformance";
-  auto app = fenix::start_supervisor(sys, app_flags,
-                                     {std::move(ps_spec),
-                                      std::move(presence_spec)});
-  if (!app) {
-    std::cerr << "cannot start: " << sys.sys().render(app.error()) << "\n";
-    return 1;
-  }
   fenix::transport::endpoint_config ep_cfg;
   ep_cfg.name = "ConformanceEndpoint";
   ep_cfg.address = cfg.host;
   ep_cfg.port = cfg.port;
   ep_cfg.io_threads = cfg.io_threads;
+  ep_cfg.children.push_back(std::move(ps_spec));
+  ep_cfg.children.push_back(std::move(presence_spec));
   fenix::transport::socket_options opts;
   opts.longpoll.enabled = true;
   opts.check_origin = fenix::transport::origin_policy::off();
@@ -73,7 +67,6 @@ int run(fenix::system& sys, const conformance_config& cfg) {
   if (!ep) {
     std::cerr << "cannot start endpoint: " << sys.sys().render(ep.error())
               << "\n";
-    caf::anon_send_exit(*app, caf::exit_reason::user_shutdown);
     return 1;
   }
   if (insp)
@@ -91,7 +84,6 @@ int run(fenix::system& sys, const conformance_config& cfg) {
   (*ep)->stop();
   if (insp)
     insp->detach(**ep);
-  caf::anon_send_exit(*app, caf::exit_reason::user_shutdown);
   return 0;
 }
 

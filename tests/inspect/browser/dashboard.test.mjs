@@ -99,7 +99,7 @@ test("shows the tree live and a kill click shows the restart", async () => {
     await page.goto(base + "/_fenix/dashboard#token=" + token);
     // The token left the address bar at once.
     assert.ok(!page.url().includes(token), page.url());
-    for (const name of ["conformance", "pubsub:conformance", "presence:conformance",
+    for (const name of ["pubsub:conformance", "presence:conformance",
                         "ConformanceEndpoint", "listener", "connections"])
       await page.waitForSelector(`.row[data-name="${name}"]`, { timeout: 5000 });
     await page.waitForSelector('.row[data-kind="connection"]', { timeout: 5000 });
