@@ -257,10 +257,15 @@ private:
       ++delivered;
       return true;
     };
+    // Compare ids, not addresses: building an actor_addr per subscriber
+    // costs two atomic refcount operations on the fan-out loop.
+    auto from = msg.from ? msg.from.id() : caf::invalid_actor_id;
+    auto origin_id = msg.origin ? msg.origin.id() : caf::invalid_actor_id;
     for (auto& e : t->second.entries) {
-      if (msg.from && e.pid.address() == msg.from)
+      auto id = e.pid.id();
+      if (id == from)
         continue;
-      if (msg.origin && e.pid.address() == msg.origin) {
+      if (id == origin_id) {
         origin = &e;
         continue;
       }
