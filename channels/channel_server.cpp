@@ -10,6 +10,7 @@
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "channels/serializer.hpp"
+#include "supervision/restart_window.hpp"
 
 namespace fenix::channels {
 
@@ -270,14 +271,8 @@ private:
     try {
       return f();
     } catch (std::exception& e) {
-      auto now = std::chrono::steady_clock::now();
-      restarts_.push_back(now);
-      restarts_.erase(std::remove_if(restarts_.begin(), restarts_.end(),
-                                     [&](auto t) {
-                                       return t < now - init_.max_seconds;
-                                     }),
-                      restarts_.end());
-      if (restarts_.size() > init_.max_restarts) {
+      if (!restarts_.add(restart_window::clock::now(), init_.max_restarts,
+                         init_.max_seconds)) {
         FENIX_WARN("channel", init_.topic << ": crashed (" << e.what()
                                           << "), restart intensity reached");
         throw;
@@ -459,9 +454,7 @@ private:
   std::shared_ptr<const std::vector<std::string>> intercepts_;
   caf::actor shard_;
   const boost::json::value* current_ref_ = nullptr;
-  // A vector, not a deque: libstdc++'s deque allocates ~600 bytes up front
-  // and this sits in every channel, while restarts are rare.
-  std::vector<std::chrono::steady_clock::time_point> restarts_;
+  restart_window restarts_;
   std::unique_ptr<boost::json::object> own_assigns_; // after a write
   bool in_join_ = false;
   bool joined_ = false;

@@ -11,6 +11,7 @@
 #include "actors/system.hpp"
 #include "channels/channel_server.hpp"
 #include "channels/serializer.hpp"
+#include "supervision/restart_window.hpp"
 
 namespace fenix::channels {
 
@@ -161,7 +162,7 @@ private:
     boost::json::value ref;      // of the join
     const route* r = nullptr;
     shared_payload payload;      // for transient restarts
-    std::vector<clock::time_point> restarts; // not a deque: see channel_server
+    restart_window restarts;
   };
 
   void write(encode_result res) {
@@ -322,14 +323,7 @@ private:
   }
 
   bool within_intensity(entry& e) {
-    auto now = clock::now();
-    e.restarts.push_back(now);
-    e.restarts.erase(std::remove_if(e.restarts.begin(), e.restarts.end(),
-                                    [&](auto t) {
-                                      return t < now - us_->max_seconds;
-                                    }),
-                     e.restarts.end());
-    return e.restarts.size() <= us_->max_restarts;
+    return e.restarts.add(clock::now(), us_->max_restarts, us_->max_seconds);
   }
 
   void restart(transport::connection& conn, const std::string& topic) {

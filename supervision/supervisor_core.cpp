@@ -58,15 +58,9 @@ void supervisor_core::started(slot_id slot, pid_type pid) {
 }
 
 void supervisor_core::ignored(slot_id slot) {
-  auto c = find(slot);
-  if (!c)
-    return;
-  if (flags_.dynamic || c->spec.restart == restart_type::temporary) {
-    remove(slot);
-    return;
-  }
-  set_pid(*c, 0);
-  c->state = status::undefined;
+  // OTP treats an ignored start like a child that is not running: the
+  // spec stays unless it is temporary (or dynamic), as after a stop.
+  stopped(slot);
 }
 
 void supervisor_core::remove(slot_id slot) {
@@ -99,13 +93,7 @@ supervisor_core::child* supervisor_core::find_id(const std::string& id) {
 }
 
 bool supervisor_core::add_restart(clock::time_point now) {
-  // OTP's add_restart: push now, forget what is older than the period,
-  // give up when more than max_restarts remain.
-  restarts_.push_back(now);
-  auto horizon = now - flags_.max_seconds;
-  while (!restarts_.empty() && restarts_.front() < horizon)
-    restarts_.pop_front();
-  return restarts_.size() <= flags_.max_restarts;
+  return restarts_.add(now, flags_.max_restarts, flags_.max_seconds);
 }
 
 supervisor_core::plan

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <list>
 #include <unordered_map>
 #include <optional>
@@ -14,6 +13,7 @@
 
 #include "actors/errors.hpp"
 #include "supervision/child_spec.hpp"
+#include "supervision/restart_window.hpp"
 #include "supervision/supervisor.hpp"
 
 namespace fenix {
@@ -121,7 +121,7 @@ private:
   std::list<child> children_;
   std::unordered_map<slot_id, std::list<child>::iterator> by_slot_;
   std::unordered_map<pid_type, std::list<child>::iterator> by_pid_;
-  std::deque<clock::time_point> restarts_;
+  restart_window restarts_;
   slot_id next_slot_ = 1;
   uint64_t total_restarts_ = 0;
 };
