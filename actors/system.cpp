@@ -1,6 +1,9 @@
 #include "actors/system.hpp"
 
+#include <csignal>
 #include <iostream>
+
+#include <pthread.h>
 #include <string>
 #include <vector>
 
@@ -120,6 +123,30 @@ int boot(int argc, char** argv, config& cfg,
   log::set_level(lvl);
   system sys{cfg};
   return main(sys);
+}
+
+namespace {
+
+sigset_t shutdown_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+} // namespace
+
+void block_shutdown_signals() {
+  auto set = shutdown_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int await_shutdown_signal() {
+  auto set = shutdown_signals();
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
 }
 
 } // namespace fenix

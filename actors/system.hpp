@@ -83,4 +83,13 @@ int boot(int argc, char** argv, config& cfg,
          const std::function<int(system&)>& main,
          const char* ini_file = "fenix.ini");
 
+/// For servers that drain on Ctrl-C / SIGTERM: call first thing in `main`,
+/// before `boot` starts any thread, so that every thread inherits the mask
+/// and only `await_shutdown_signal` sees the signals.
+void block_shutdown_signals();
+
+/// Waits for SIGINT or SIGTERM (blocked by `block_shutdown_signals`) and
+/// returns which one came.
+int await_shutdown_signal();
+
 } // namespace fenix

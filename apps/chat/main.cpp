@@ -1,7 +1,6 @@
 // fenix_chat: the chat demo (`make demo`). Serves the page from
 // apps/chat/static, the official phoenix client as /vendor/phoenix.mjs,
 // the Phoenix socket at /socket, and the live actor tree at /tree.
-#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -141,13 +140,7 @@ int run(fenix::system& sys, const chat_config& cfg) {
   std::cout << "fenix_chat: open " << (*ep)->url()
             << " in a browser (Ctrl-C stops; actor tree at " << (*ep)->url()
             << "/tree)" << std::endl;
-  // SIGINT/SIGTERM were blocked in main before any thread started.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  int sig = 0;
-  sigwait(&set, &sig);
+  fenix::await_shutdown_signal();
   std::cout << "fenix_chat: draining" << std::endl;
   (*ep)->stop();
   caf::anon_send_exit(*app, caf::exit_reason::user_shutdown);
@@ -157,11 +150,7 @@ int run(fenix::system& sys, const chat_config& cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  fenix::block_shutdown_signals();
   chat_config cfg;
   return fenix::boot(argc, argv, cfg,
                      [&](fenix::system& sys) { return run(sys, cfg); });

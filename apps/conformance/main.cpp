@@ -1,6 +1,5 @@
 // fenix_conformance: the reference app of shared/docs/conformance-app.md,
 // which the end-to-end tests (tests/e2e) and the benchmarks drive.
-#include <csignal>
 #include <iostream>
 
 #include <caf/all.hpp>
@@ -73,13 +72,7 @@ int run(fenix::system& sys, const conformance_config& cfg) {
     insp->attach(**ep);
   std::cout << "fenix_conformance listening on " << (*ep)->url()
             << std::endl;
-  // SIGINT/SIGTERM were blocked in main before any thread started.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  int sig = 0;
-  sigwait(&set, &sig);
+  fenix::await_shutdown_signal();
   std::cout << "draining" << std::endl;
   (*ep)->stop();
   if (insp)
@@ -90,11 +83,7 @@ int run(fenix::system& sys, const conformance_config& cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  fenix::block_shutdown_signals();
   conformance_config cfg;
   return fenix::boot(argc, argv, cfg,
                      [&](fenix::system& sys) { return run(sys, cfg); });
