@@ -7,6 +7,7 @@
 
 #include "actors/actor.hpp"
 #include "actors/log.hpp"
+#include "channels/detail/shard_table.hpp"
 #include "channels/presence_state.hpp"
 #include "supervision/supervisor.hpp"
 
@@ -47,9 +48,12 @@ typename Inspector::result_type inspect(Inspector& f, presence_list&) {
 struct presence::state {
   std::string name;
   channels::pubsub ps;
-  mutable std::mutex mtx;
-  // Weak: the trackers hold the state (see pubsub.cpp).
-  std::vector<caf::weak_actor_ptr> shards;
+  detail::shard_table shards;
+
+  state(std::string n, channels::pubsub p, size_t shard_count)
+      : name(std::move(n)), ps(std::move(p)), shards(shard_count) {
+    // nop
+  }
 };
 
 namespace {
@@ -77,10 +81,7 @@ public:
 
 
   caf::behavior make_behavior() override {
-    {
-      std::lock_guard<std::mutex> guard{st_->mtx};
-      st_->shards[index_] = caf::actor_cast<caf::weak_actor_ptr>(this);
-    }
+    st_->shards.set(index_, caf::actor_cast<caf::weak_actor_ptr>(this));
     set_down_handler([this](caf::down_msg& msg) {
       auto id = msg.source.id();
       owners_.erase(id);
@@ -137,10 +138,7 @@ std::pair<presence, child_spec> presence::make(std::string name,
                                                size_t shards) {
   if (shards == 0)
     shards = 1;
-  auto st = std::make_shared<state>();
-  st->name = name;
-  st->ps = std::move(ps);
-  st->shards.resize(shards);
+  auto st = std::make_shared<state>(name, std::move(ps), shards);
   std::vector<child_spec> children;
   for (size_t i = 0; i < shards; ++i) {
     children.push_back(worker(
@@ -159,13 +157,7 @@ std::pair<presence, child_spec> presence::make(std::string name,
 }
 
 caf::actor presence::shard_for(const std::string& topic) const {
-  caf::weak_actor_ptr weak;
-  {
-    std::lock_guard<std::mutex> guard{state_->mtx};
-    weak = state_->shards[std::hash<std::string>{}(topic)
-                          % state_->shards.size()];
-  }
-  return caf::actor_cast<caf::actor>(weak.lock());
+  return state_->shards.for_topic(topic);
 }
 
 void presence::track(const caf::actor& owner, const std::string& topic,

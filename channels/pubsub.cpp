@@ -9,6 +9,7 @@
 #include "actors/actor.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
+#include "channels/detail/shard_table.hpp"
 #include "channels/serializer.hpp"
 #include "supervision/supervisor.hpp"
 
@@ -72,18 +73,11 @@ std::shared_ptr<pubsub_adapter> local_adapter(std::string node_name) {
 struct pubsub::state {
   std::string name;
   std::shared_ptr<pubsub_adapter> adapter;
-  mutable std::mutex mtx;
-  // Weak: the shards hold the state, so strong handles here would be a
-  // reference cycle. Written by each shard when it starts.
-  std::vector<caf::weak_actor_ptr> shards;
+  detail::shard_table shards;
 
-  caf::actor shard(size_t i) const {
-    caf::weak_actor_ptr weak;
-    {
-      std::lock_guard<std::mutex> guard{mtx};
-      weak = shards[i];
-    }
-    return caf::actor_cast<caf::actor>(weak.lock());
+  state(std::string n, std::shared_ptr<pubsub_adapter> a, size_t shard_count)
+      : name(std::move(n)), adapter(std::move(a)), shards(shard_count) {
+    // nop
   }
 };
 
@@ -115,10 +109,7 @@ public:
 
 
   caf::behavior make_behavior() override {
-    {
-      std::lock_guard<std::mutex> guard{st_->mtx};
-      st_->shards[index_] = caf::actor_cast<caf::weak_actor_ptr>(this);
-    }
+    st_->shards.set(index_, caf::actor_cast<caf::weak_actor_ptr>(this));
     set_down_handler([this](caf::down_msg& msg) { drop(msg.source.id()); });
     return {
       // Answered (with nothing) so that a channel can wait until it is
@@ -297,10 +288,8 @@ pubsub::make(std::string name, size_t shards,
              std::shared_ptr<pubsub_adapter> adapter) {
   if (shards == 0)
     shards = 1;
-  auto st = std::make_shared<state>();
-  st->name = name;
-  st->adapter = adapter ? std::move(adapter) : local_adapter();
-  st->shards.resize(shards);
+  auto st = std::make_shared<state>(
+    name, adapter ? std::move(adapter) : local_adapter(), shards);
   std::vector<child_spec> children;
   for (size_t i = 0; i < shards; ++i) {
     children.push_back(worker(
@@ -327,8 +316,7 @@ size_t pubsub::shard_count() const {
 }
 
 caf::actor pubsub::shard_for(const std::string& topic) const {
-  auto n = state_->shards.size();
-  return state_->shard(std::hash<std::string>{}(topic) % n);
+  return state_->shards.for_topic(topic);
 }
 
 void pubsub::subscribe(const std::string& topic, const caf::actor& subscriber,
