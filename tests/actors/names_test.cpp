@@ -6,6 +6,7 @@
 #include "actors/actor.hpp"
 #include "actors/errors.hpp"
 #include "actors/system.hpp"
+#include "tests/common/actor_fixture.hpp"
 #include "tests/common/printers.hpp"
 
 using namespace fenix;
@@ -17,20 +18,7 @@ caf::behavior idle(caf::event_based_actor*) {
   return {[](int x) { return x; }};
 }
 
-struct fixture {
-  fenix::config cfg;
-  fenix::system sys{cfg};
-  caf::scoped_actor self{sys.sys()};
-
-  void kill_and_wait(const caf::actor& a) {
-    self->monitor(a);
-    self->send_exit(a, caf::exit_reason::kill);
-    bool down = false;
-    self->receive([&](caf::down_msg&) { down = true; },
-                  caf::after(10s) >> [] {});
-    BOOST_REQUIRE(down);
-  }
-};
+using fixture = fenix::test::actor_fixture;
 
 } // namespace
 
