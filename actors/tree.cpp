@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
@@ -214,30 +218,139 @@ void actor_tree::set_name(caf::actor_id id, std::string name) {
 }
 
 void actor_tree::set_details(caf::actor_id id, boost::json::object details) {
+  // Serialized before taking the lock: the lock guards the whole tree.
+  auto text = details.empty() ? std::string{} : boost::json::serialize(details);
   std::lock_guard<std::mutex> guard{impl_->mtx};
   if (auto i = impl_->nodes.find(id); i != impl_->nodes.end())
-    i->second->details = details.empty() ? std::string{}
-                                         : boost::json::serialize(details);
+    i->second->details = std::move(text);
 }
 
+namespace {
+
+/// One member of a serialized object: `"key":` and the value's bytes.
+struct member {
+  std::string_view key; // with its quotes and the colon
+  std::string_view value;
+};
+
+/// Splits an object as Boost.JSON serializes it (no whitespace) into its
+/// top-level members without building a DOM: strings are skipped with
+/// their escapes, nested objects and arrays by depth. False when `text`
+/// is not such an object.
+bool split_members(std::string_view text, std::vector<member>& out) {
+  out.clear();
+  size_t i = 0;
+  auto n = text.size();
+  auto skip_string = [&] { // at the opening quote
+    for (++i; i < n; ++i) {
+      if (text[i] == '\\')
+        ++i;
+      else if (text[i] == '"')
+        return ++i, true;
+    }
+    return false;
+  };
+  if (n < 2 || text[0] != '{' || text[n - 1] != '}')
+    return false;
+  i = 1;
+  if (text[i] == '}')
+    return i + 1 == n;
+  for (;;) {
+    auto k = i;
+    if (i >= n || text[i] != '"' || !skip_string() || i >= n
+        || text[i] != ':')
+      return false;
+    auto v = ++i;
+    int depth = 0;
+    while (i < n) {
+      auto c = text[i];
+      if (c == '"') {
+        if (!skip_string())
+          return false;
+        continue;
+      }
+      if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (depth == 0)
+          break;
+        --depth;
+      } else if (c == ',' && depth == 0) {
+        break;
+      }
+      ++i;
+    }
+    if (i >= n || i == v)
+      return false;
+    out.push_back({text.substr(k, v - k), text.substr(v, i - v)});
+    if (text[i] == '}')
+      return i + 1 == n;
+    ++i; // ','
+  }
+}
+
+} // namespace
+
+// Every connection and channel merges details a few times while it starts
+// and joins (transport, protocol, topics): on the join path, under the
+// tree's global lock. Both sides are therefore merged as serialized text,
+// member by member, without parsing either into a DOM; the new members
+// are serialized before taking the lock.
 void actor_tree::merge_details(caf::actor_id id,
                                const boost::json::object& details) {
+  if (details.empty())
+    return;
+  auto add_text = boost::json::serialize(details);
+  std::vector<member> add;
+  split_members(add_text, add);
+  std::vector<member> cur;
+  std::vector<bool> used(add.size(), false);
   std::lock_guard<std::mutex> guard{impl_->mtx};
-  if (auto i = impl_->nodes.find(id); i != impl_->nodes.end())
-  {
-    auto& n = *i->second;
+  auto i = impl_->nodes.find(id);
+  if (i == impl_->nodes.end())
+    return;
+  auto& text = i->second->details;
+  if (text.empty()) {
+    text = std::move(add_text);
+    return;
+  }
+  if (!split_members(text, cur)) {
+    // Not written by Boost.JSON (cannot happen through this class): merge
+    // through a DOM rather than lose either side.
     boost::json::object merged;
-    if (!n.details.empty()) {
-      boost::system::error_code ec;
-      auto v = boost::json::parse(n.details, ec);
-      if (!ec && v.is_object())
-        merged = std::move(v.as_object());
-    }
+    boost::system::error_code ec;
+    auto v = boost::json::parse(text, ec);
+    if (!ec && v.is_object())
+      merged = std::move(v.as_object());
     for (auto& kvp : details)
       merged[kvp.key()] = kvp.value();
-    n.details = boost::json::serialize(merged);
-    n.details.shrink_to_fit();
+    text = boost::json::serialize(merged);
+    return;
   }
+  std::string out;
+  out.reserve(text.size() + add_text.size());
+  out += '{';
+  for (auto& m : cur) {
+    auto value = m.value;
+    for (size_t j = 0; j < add.size(); ++j)
+      if (!used[j] && add[j].key == m.key) {
+        value = add[j].value;
+        used[j] = true;
+        break;
+      }
+    out += m.key;
+    out += value;
+    out += ',';
+  }
+  for (size_t j = 0; j < add.size(); ++j)
+    if (!used[j]) {
+      out += add[j].key;
+      out += add[j].value;
+      out += ',';
+    }
+  out.back() = '}';
+  out.shrink_to_fit();
+  text = std::move(out);
 }
 
 tree_node_ptr actor_tree::find(caf::actor_id id) const {

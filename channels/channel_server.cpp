@@ -151,7 +151,7 @@ public:
         return caf::message{};
       });
     return {
-      [this](join_atom) -> caf::result<int> { return do_join(); },
+      [this](join_atom) { do_join(); },
       [this](in_atom, inbound& in) {
         if (!joined_)
           return;
@@ -302,7 +302,11 @@ private:
 
   // -- join ----------------------------------------------------------------------
 
-  caf::result<int> do_join() {
+  void join_done(join_outcome outcome) {
+    send(init_.connection, join_done_atom::value, static_cast<int>(outcome));
+  }
+
+  void do_join() {
     chan_ = init_.factory();
     join_result res;
     in_join_ = true;
@@ -314,16 +318,18 @@ private:
       if (!init_.silent)
         write(init_.ser->encode_error_reply(reply_join_ref_, init_.ref,
                                             init_.topic, "join crashed"));
+      join_done(crashed);
       quit(caf::make_error(caf::sec::runtime_error, e.what()));
-      return crashed;
+      return;
     }
     in_join_ = false;
     if (res.what == join_result::kind::error) {
       if (!init_.silent)
         write(init_.ser->encode_reply(reply_join_ref_, init_.ref, init_.topic,
                                       "error", res.response));
+      join_done(refused);
       quit();
-      return refused;
+      return;
     }
     auto icpt = chan_->intercepts();
     if (!icpt.empty())
@@ -335,21 +341,23 @@ private:
       if (!init_.silent)
         write(init_.ser->encode_error_reply(reply_join_ref_, init_.ref,
                                             init_.topic, "join crashed"));
+      join_done(crashed);
       quit(caf::make_error(caf::sec::runtime_error, "pubsub unavailable"));
-      return crashed;
+      return;
     }
     monitor(shard_);
     // Subscribe first and write the join reply once the shard confirmed:
     // a client that saw "joined" must see every broadcast from then on
     // (the churn benchmark counts). `await` also holds back our own later
     // messages (an after-join push) until the reply is out.
-    auto rp = make_response_promise();
+    // No timeout: the shard answers at once, and CAF bounces the request
+    // with an error if the shard dies first (we also monitor it).
     auto response = std::move(res.response);
-    request(shard_, std::chrono::seconds{30}, subscribe_atom::value,
+    request(shard_, caf::infinite, subscribe_atom::value,
             subscription_req{init_.topic, caf::actor_cast<caf::actor>(this),
                              fastlane{init_.out, init_.ser, intercepts_}})
       .await(
-        [this, rp, response]() mutable {
+        [this, response]() mutable {
           if (!init_.silent)
             write(init_.ser->encode_reply(reply_join_ref_, init_.ref,
                                           init_.topic, "ok", response));
@@ -359,16 +367,15 @@ private:
           bump(joins_total());
           bump(channels_gauge());
           monitor(init_.connection);
-          rp.deliver(static_cast<int>(joined));
+          join_done(joined);
         },
-        [this, rp](caf::error& err) mutable {
+        [this](caf::error& err) mutable {
           if (!init_.silent)
             write(init_.ser->encode_error_reply(reply_join_ref_, init_.ref,
                                                 init_.topic, "join crashed"));
-          rp.deliver(static_cast<int>(crashed));
+          join_done(crashed);
           quit(err);
         });
-    return caf::delegated<int>{};
   }
 
   boost::json::value json_payload() const {

@@ -1,6 +1,8 @@
 #include "channels/socket.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <vector>
 #include <unordered_map>
 
@@ -76,6 +78,11 @@ public:
 
   caf::message_handler make_handlers(transport::connection& conn) override {
     return {
+      [this, &conn](join_done_atom, int outcome) {
+        auto sender = conn.self()->current_sender();
+        if (joining_ && sender && sender->id() == joining_->chan)
+          finish_join(conn, outcome);
+      },
       [this, &conn](closed_atom, const closed_notice& n) {
         auto sender = conn.self()->current_sender();
         auto i = find_topic(n.topic);
@@ -110,14 +117,29 @@ public:
   }
 
   void on_text(transport::connection& conn, std::string& text) override {
+    if (joining_)
+      return hold([this, &conn, t = std::move(text)]() mutable {
+        on_text(conn, t);
+      });
     handle(conn, ser_->decode(text, transport::opcode::text));
   }
 
   void on_binary(transport::connection& conn, std::string& data) override {
+    if (joining_)
+      return hold([this, &conn, d = std::move(data)]() mutable {
+        on_binary(conn, d);
+      });
     handle(conn, ser_->decode(data, transport::opcode::binary));
   }
 
   void on_down(transport::connection& conn, const caf::down_msg& msg) override {
+    if (joining_) {
+      if (msg.source.id() == joining_->chan)
+        return fail_join(conn, msg.reason);
+      // A crash of another channel may restart it: a second join, which
+      // must wait for this one.
+      return hold([this, &conn, msg] { on_down(conn, msg); });
+    }
     auto e = find_chan(msg.source.id());
     if (e == topics_.end())
       return;
@@ -246,8 +268,7 @@ private:
     start_channel(conn, topic, std::move(e), false, std::move(replaced));
   }
 
-  /// Spawns a channel server and waits for its join (Phoenix blocks the
-  /// socket during a join: later frames of this connection wait).
+  /// Spawns a channel server and asks it to join; see `joining_`.
   void start_channel(transport::connection& conn, const std::string& topic,
                      entry e, bool silent,
                      std::optional<boost::json::value> replaced) {
@@ -287,39 +308,64 @@ private:
     tree.merge_details(chan.id(), details);
     self->monitor(chan);
     e.chan = chan;
-    auto jr_for_errors = e.join_ref.is_null() ? e.ref : e.join_ref;
-    auto ref = e.ref;
-    auto pending = std::make_shared<entry>(std::move(e));
-    self->request(chan, std::chrono::seconds{60}, join_atom::value)
-      .await(
-        [this, &conn, topic, pending, replaced, silent](int outcome) {
-          if (outcome == joined) {
-            if (pending->r->restart != restart_policy::transient)
-              pending->payload.reset(); // only a restart would need it
-            if (auto i = find_topic(topic); i != topics_.end())
-              i->second = std::move(*pending);
-            else
-              topics_.emplace_back(topic, std::move(*pending));
-            update_tree(conn);
-          } else if (silent) {
-            write(ser_->encode_phx_error(pending->join_ref, topic));
-          }
-          if (replaced)
-            write(ser_->encode_phx_close(*replaced, topic));
-        },
-        [this, &conn, topic, jr_for_errors, ref, replaced,
-         silent, pending](caf::error& err) {
-          // The channel died during join (killed, or timed out).
-          FENIX_WARN("phoenix", "join of " << topic << " crashed: "
-                                           << conn.self()->system().render(err));
-          if (silent)
-            write(ser_->encode_phx_error(pending->join_ref, topic));
-          else
-            write(ser_->encode_error_reply(jr_for_errors, ref, topic,
-                                           "join crashed"));
-          if (replaced)
-            write(ser_->encode_phx_close(*replaced, topic));
-        });
+    joining_ = std::make_unique<join_wait>(
+      join_wait{chan.id(), topic, std::move(e), std::move(replaced), silent});
+    self->send(chan, join_atom::value);
+  }
+
+  /// The channel answered its join (it already wrote the reply, unless
+  /// silent): record it, then run what waited for the join.
+  void finish_join(transport::connection& conn, int outcome) {
+    auto w = std::move(joining_);
+    if (outcome == joined) {
+      if (w->e.r->restart != restart_policy::transient)
+        w->e.payload.reset(); // only a restart would need it
+      if (draining_) {
+        // Drained while joining: the channel ends like its siblings did.
+        conn.self()->send(w->e.chan, drain_atom::value);
+      } else {
+        if (auto i = find_topic(w->topic); i != topics_.end())
+          i->second = std::move(w->e);
+        else
+          topics_.emplace_back(w->topic, std::move(w->e));
+        update_tree(conn);
+      }
+    } else if (w->silent) {
+      write(ser_->encode_phx_error(w->e.join_ref, w->topic));
+    }
+    if (w->replaced)
+      write(ser_->encode_phx_close(*w->replaced, w->topic));
+    release_held();
+  }
+
+  /// The channel died before it answered its join (killed meanwhile, or
+  /// it crashed where it could not answer): Phoenix's join crashed.
+  void fail_join(transport::connection& conn, const caf::error& reason) {
+    auto w = std::move(joining_);
+    FENIX_WARN("phoenix", "join of " << w->topic << " crashed: "
+                                     << conn.self()->system().render(reason));
+    if (w->silent)
+      write(ser_->encode_phx_error(w->e.join_ref, w->topic));
+    else
+      write(ser_->encode_error_reply(
+        w->e.join_ref.is_null() ? w->e.ref : w->e.join_ref, w->e.ref, w->topic,
+        "join crashed"));
+    if (w->replaced)
+      write(ser_->encode_phx_close(*w->replaced, w->topic));
+    release_held();
+  }
+
+  void hold(std::function<void()> f) {
+    held_.push_back(std::move(f));
+  }
+
+  /// Runs what arrived during a join, in order. Each action checks again:
+  /// once one of them starts another join, the rest queue up behind it.
+  void release_held() {
+    auto held = std::move(held_);
+    held_ = {};
+    for (auto& f : held)
+      f();
   }
 
   bool within_intensity(entry& e) {
@@ -366,6 +412,21 @@ private:
   }
   bool draining_ = false;
   bool disconnecting_ = false;
+
+  /// The join in flight. Phoenix's socket process blocks in a join, so
+  /// this connection's later frames (and crash handling of its other
+  /// channels) wait in `held_` until the channel answers or dies. Only
+  /// the channel's answer, its DOWN, and messages that cannot start a
+  /// join (close, drain, disconnect) are handled meanwhile.
+  struct join_wait {
+    caf::actor_id chan;
+    std::string topic;
+    entry e;
+    std::optional<boost::json::value> replaced;
+    bool silent;
+  };
+  std::unique_ptr<join_wait> joining_;
+  std::vector<std::function<void()>> held_;
 };
 
 } // namespace

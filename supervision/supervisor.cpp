@@ -248,14 +248,19 @@ private:
     (*handles_)[pid] = child;
     monitor(child);
     auto& tree = rt().tree();
+    auto adopted = c->spec.ack == start_ack::adopt;
     if (auto node = tree.record(child)) {
       node->restarts.store(c->restarts, std::memory_order_relaxed);
-      node->set_state(actor_state::starting);
+      node->set_state(adopted ? actor_state::running : actor_state::starting);
     }
     tree.place(pid, c->spec.id,
                c->spec.kind.empty() ? fenix::to_string(c->spec.type)
                                     : c->spec.kind,
                id());
+    if (adopted) {
+      core_.started(slot, pid);
+      return;
+    }
     waiting_ = true;
     starting_pid_ = pid;
     starting_slot_ = slot;

@@ -23,8 +23,13 @@
 
 namespace fenix::channels::detail {
 
-/// `(join_atom)` -> `int` (join_outcome), asked once after spawn.
+/// `(join_atom)`: socket -> channel, once after spawn. The channel answers
+/// `(join_done_atom, int join_outcome)` as a plain message, after the
+/// reply is written (no request: a request's timeout costs a wake-up of
+/// CAF's clock thread per join, and the socket watches the channel's DOWN
+/// instead).
 using join_atom = caf::atom_constant<caf::atom("phx_join")>;
+using join_done_atom = caf::atom_constant<caf::atom("phx_joind")>;
 /// `(in_atom, inbound)`: an event for the channel (handle_in / leave).
 using in_atom = caf::atom_constant<caf::atom("phx_in")>;
 /// `(closed_atom, closed_notice)`: channel -> socket, "I end gracefully

@@ -39,6 +39,55 @@ BOOST_AUTO_TEST_CASE(fenix_actors_record_themselves_and_count_messages) {
   BOOST_TEST(!sys.tree().find(a.id())); // removed when it exited
 }
 
+BOOST_AUTO_TEST_CASE(merge_details_appends_replaces_and_keeps_nesting_apart) {
+  auto a = spawn_fn(sys, echo);
+  self->request(a, 10s, 1).receive([](int) {}, [](caf::error&) {});
+  auto& tree = sys.tree();
+  auto details = [&] {
+    auto snap = tree.snapshot(a.id());
+    BOOST_REQUIRE(snap);
+    return snap->details;
+  };
+  tree.merge_details(a.id(), {{"transport", "websocket"}, {"n", 1}});
+  tree.merge_details(a.id(), {{"topics", boost::json::array{}},
+                              {"we\"ird", "k"}}); // appended
+  tree.merge_details(a.id(), {{"topics", boost::json::array{"a", "b"}}});
+  tree.merge_details(a.id(), {{"inner", {{"n", 7}, {"transport", "x"}}}});
+  // "n" exists nested now and at the top: replacing the top-level one must
+  // leave the nested one alone.
+  tree.merge_details(a.id(), {{"n", 2}});
+  auto d = details();
+  BOOST_TEST(d.size() == 5u);
+  BOOST_TEST(d.at("transport").as_string() == "websocket");
+  BOOST_TEST(d.at("n").as_int64() == 2);
+  BOOST_TEST(d.at("we\"ird").as_string() == "k");
+  BOOST_TEST(d.at("topics") == (boost::json::array{"a", "b"}));
+  BOOST_TEST(d.at("inner").at("n").as_int64() == 7);
+  BOOST_TEST(d.at("inner").at("transport").as_string() == "x");
+  // a key only present nested is added at the top level
+  tree.merge_details(a.id(), {{"inner", {{"n", 8}, {"z", 0}}}});
+  tree.merge_details(a.id(), {{"z", 1}, {"m", 3}});
+  d = details();
+  BOOST_TEST(d.at("inner").at("n").as_int64() == 8);
+  BOOST_TEST(d.at("inner").at("z").as_int64() == 0);
+  BOOST_TEST(!d.at("inner").as_object().contains("transport"));
+  BOOST_TEST(d.at("z").as_int64() == 1);
+  BOOST_TEST(d.at("m").as_int64() == 3);
+  // Strings that look like structure, escapes ending in a backslash.
+  std::string tricky = "a\\\"},\"n\":{[\\";
+  tree.merge_details(a.id(), {{"s", tricky}, {"arr", {1, {{"n", "]"}}, "}"}}});
+  tree.merge_details(a.id(), {{"n", 4}, {"s", tricky + "!"}});
+  d = details();
+  BOOST_TEST(d.at("n").as_int64() == 4);
+  BOOST_TEST(d.at("s").as_string() == tricky + "!");
+  BOOST_TEST(d.at("arr").as_array().size() == 3u);
+  BOOST_TEST(d.at("inner").at("z").as_int64() == 0);
+  tree.set_details(a.id(), {});
+  tree.merge_details(a.id(), {{"x", true}});
+  BOOST_TEST(details().size() == 1u);
+  kill_and_wait(a);
+}
+
 BOOST_AUTO_TEST_CASE(snapshot_builds_the_tree_and_converts_to_json) {
   auto root = spawn_fn(sys, echo);
   auto c1 = spawn_fn(sys, echo);

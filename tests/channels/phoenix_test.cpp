@@ -30,6 +30,9 @@ public:
       return join_result::error(json::object{{"reason", "refused"}});
     if (payload_field(p, "crash") == "yes")
       throw std::runtime_error("join blew up");
+    if (payload_field(p, "die") == "yes")
+      throw 42; // not a std::exception: the channel dies without answering
+
     return join_result::ok(json::object{{"joined", topic}});
   }
 
@@ -255,6 +258,28 @@ BOOST_AUTO_TEST_CASE(join_errors_and_crashes) {
   send(c, frame("3", "3", "room:x", "phx_join", json::object{{"crash", "yes"}}));
   BOOST_TEST(next(c) == reply("3", "3", "room:x", "error",
                               json::object{{"reason", "join crashed"}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_channel_that_dies_in_its_join_fails_it_and_frames_queue) {
+  // The socket holds this connection's later frames while a join runs
+  // (Phoenix's socket process blocks in it). A channel that dies before it
+  // answers must fail the join at once, by its DOWN, and release them in
+  // order.
+  auto c = connect();
+  send(c, frame("1", "1", "room:d", "phx_join", json::object{{"die", "yes"}}));
+  send(c, frame(nullptr, "2", "phoenix", "heartbeat", json::object{}));
+  send(c, frame("3", "3", "room:e", "phx_join", json::object{}));
+  send(c, frame("3", "4", "room:e", "ping", json::object{{"n", 4}}));
+  BOOST_TEST(next(c) == reply("1", "1", "room:d", "error",
+                              json::object{{"reason", "join crashed"}}));
+  BOOST_TEST(next(c) == reply(nullptr, "2", "phoenix", "ok", json::object{}));
+  BOOST_TEST(next(c) == reply("3", "3", "room:e", "ok",
+                              json::object{{"joined", "room:e"}}));
+  BOOST_TEST(next(c) == reply("3", "4", "room:e", "ok", json::object{{"n", 4}}));
+  // the failed topic is not joined
+  send(c, frame("1", "5", "room:d", "ping", json::object{}));
+  BOOST_TEST(next(c) == reply(nullptr, "5", "room:d", "error",
+                              json::object{{"reason", "unmatched topic"}}));
 }
 
 BOOST_AUTO_TEST_CASE(duplicate_join_replies_then_closes_the_old_one) {

@@ -451,6 +451,53 @@ BOOST_AUTO_TEST_CASE(dynamic_supervisor_starts_children_at_run_time) {
   stop(sup);
 }
 
+BOOST_AUTO_TEST_CASE(adopted_children_count_as_started_without_a_probe) {
+  auto f = flags(strategy::one_for_one);
+  f.dynamic = true;
+  auto sup = start(f, {});
+  supervisor_ref ref{sys, sup};
+  auto adopt = [&](const caf::actor& running) {
+    auto spec = worker("adopted #" + std::to_string(running.id()),
+                       [running](caf::actor_system&)
+                         -> caf::expected<caf::actor> { return running; },
+                       restart_type::temporary);
+    spec.ack = start_ack::adopt;
+    return spec;
+  };
+  // A worker that never processes a message (it blocks on a receive that
+  // only its release unblocks) would never answer a probe: adoption must
+  // not wait for it.
+  auto blocked = sys.sys().spawn([](caf::blocking_actor* me) {
+    me->receive([](stop_atom) {});
+  });
+  auto res = ref.start_child(adopt(blocked));
+  BOOST_REQUIRE(res);
+  BOOST_TEST(*res == blocked);
+  auto rows = ref.which_children();
+  BOOST_REQUIRE(rows);
+  BOOST_REQUIRE(rows->size() == 1u);
+  BOOST_TEST(rows->front().child == blocked);
+  BOOST_TEST(rows->front().status == "running");
+  auto node = sys.tree().find(blocked.id());
+  BOOST_REQUIRE(node);
+  BOOST_TEST(to_string(node->get_state()) == std::string{"running"});
+  BOOST_TEST(node->parent == sup.id());
+  // Its exit is noticed through the monitor like any child's.
+  self->send(blocked, stop_atom::value);
+  await_down(blocked);
+  BOOST_TEST(eventually([&] { return ref.count_children()->specs == 0; }));
+  // An actor that is gone by the time the supervisor adopts it is dropped.
+  caf::actor observer = self;
+  auto gone = spawn_fn(sys.sys(), test_worker, observer, std::string{"g"},
+                       worker_opts{});
+  next_hello();
+  self->send(gone, stop_atom::value);
+  await_down(gone);
+  BOOST_REQUIRE(ref.start_child(adopt(gone)));
+  BOOST_TEST(eventually([&] { return ref.count_children()->specs == 0; }));
+  stop(sup);
+}
+
 BOOST_AUTO_TEST_CASE(tree_snapshot_shows_restarts) {
   auto sup = start(flags(strategy::one_for_one), {test_child("w", self)});
   auto w = next_hello().second;

@@ -249,6 +249,7 @@ public:
     spec.id = "connection #" + std::to_string(actor_.id());
     spec.kind = "connection";
     spec.restart = restart_type::temporary;
+    spec.ack = start_ack::adopt;
     spec.shutdown = shutdown_spec::after(std::chrono::milliseconds{5000});
     spec.start = [hdl = actor_](caf::actor_system&) -> caf::expected<caf::actor> {
       return hdl;
