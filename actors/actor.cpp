@@ -5,6 +5,8 @@
 #include <caf/sec.hpp>
 
 #include <exception>
+#include <memory>
+#include <vector>
 
 #include "actors/system.hpp"
 
@@ -41,6 +43,47 @@ caf::invoke_message_result actor::consume(caf::mailbox_element& x) {
   node_->mailbox.store(static_cast<int64_t>(mailbox().size()),
                        std::memory_order_relaxed);
   return caf::event_based_actor::consume(x);
+}
+
+namespace {
+
+struct turn_state {
+  int depth = 0;
+  std::vector<std::shared_ptr<end_of_turn>> pending;
+};
+
+turn_state& this_thread_turn() {
+  thread_local turn_state st;
+  return st;
+}
+
+} // namespace
+
+bool defer_to_end_of_turn(std::shared_ptr<end_of_turn> x) {
+  auto& st = this_thread_turn();
+  if (st.depth == 0)
+    return false;
+  st.pending.push_back(std::move(x));
+  return true;
+}
+
+actor::resume_result actor::resume(caf::execution_unit* eu,
+                                   size_t max_throughput) {
+  auto& st = this_thread_turn();
+  ++st.depth;
+  auto result = caf::event_based_actor::resume(eu, max_throughput);
+  if (--st.depth == 0 && !st.pending.empty()) {
+    // Swapped out first: a hook may register again (for the next turn of
+    // whatever runs next it would find depth 0 and act at once anyway).
+    auto pending = std::move(st.pending);
+    st.pending.clear();
+    for (auto& x : pending)
+      x->on_end_of_turn();
+    pending.clear();
+    if (st.pending.empty())
+      st.pending.swap(pending); // keep the capacity
+  }
+  return result;
 }
 
 void actor::initialize() {

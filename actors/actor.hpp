@@ -13,6 +13,21 @@ namespace fenix {
 
 class runtime;
 
+/// Something to finish once the running actor's turn ends: the batch of
+/// messages a worker thread handles for it in one go. A connection's
+/// outbound side uses it to write every reply a channel produced in that
+/// turn with one syscall (user-space corking).
+class end_of_turn {
+public:
+  virtual ~end_of_turn() = default;
+  virtual void on_end_of_turn() = 0;
+};
+
+/// Registers `x` to run when the fenix::actor running on this thread ends
+/// its turn. False when no fenix::actor runs here (the caller then acts at
+/// once). Each registration runs once.
+bool defer_to_end_of_turn(std::shared_ptr<end_of_turn> x);
+
 /// Base class of every actor fenix runs. Records itself in the live actor
 /// tree and keeps its counters current: one relaxed atomic add per message
 /// plus a mailbox sample, measured in bench/tree_overhead.
@@ -26,6 +41,9 @@ public:
   void on_exit() override;
 
   void initialize() override;
+
+  /// Runs CAF's turn, then what `defer_to_end_of_turn` collected.
+  resume_result resume(caf::execution_unit* eu, size_t max_throughput) override;
 
   /// This actor's record in the tree (never null).
   tree_node& node() noexcept { return *node_; }

@@ -75,7 +75,7 @@ bool socket_ref::reply(const std::string& status, const payload& p) const {
   auto res = ser_->encode_reply(join_ref_, ref_, topic_, status, p);
   if (!res)
     return false;
-  return out_->send(std::move(*res));
+  return out_->send_reply(std::move(*res));
 }
 
 // -- the channel server ------------------------------------------------------------
@@ -435,7 +435,7 @@ private:
       throw std::runtime_error(res.error().reason);
     }
     bump(messages_out());
-    init_.out->send(std::move(*res));
+    init_.out->send_reply(std::move(*res));
   }
 
   void forbid_in_join(const char* what) {

@@ -192,7 +192,7 @@ private:
       FENIX_ERROR("phoenix", "cannot encode: " << res.error().reason);
       return;
     }
-    out_->send(std::move(*res));
+    out_->send_reply(std::move(*res));
   }
 
   void handle(transport::connection& conn, decode_result res) {

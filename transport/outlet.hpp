@@ -20,6 +20,16 @@ public:
   /// Queues one frame; frames leave in the order they were queued.
   virtual bool send(frame_ptr f) = 0;
 
+  /// Like `send`, for a reply somebody is waiting for. When nothing is
+  /// queued or being written, the WebSocket transport writes it from the
+  /// caller's thread at once (one non-blocking syscall, no hand-off to the
+  /// I/O thread); otherwise, or if the kernel takes only part of it, it
+  /// queues like `send`. Broadcasts use `send`: under load they pile up
+  /// behind a write in flight and leave together in one gather-write.
+  virtual bool send_reply(frame_ptr f) {
+    return send(std::move(f));
+  }
+
   /// Closes after everything queued so far.
   virtual void close(uint16_t code, std::string_view reason) = 0;
 };

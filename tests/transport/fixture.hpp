@@ -50,6 +50,7 @@ struct events {
   std::vector<close_info> closes;
   std::vector<caf::actor> opened;
   std::vector<std::string> tokens; // auth tokens seen by the factory
+  std::vector<outlet_ptr> outlets; // of every opened connection
 
   void add_close(close_info x) {
     std::lock_guard<std::mutex> guard{mtx};
@@ -57,9 +58,10 @@ struct events {
     cv.notify_all();
   }
 
-  void add_open(caf::actor x) {
+  void add_open(caf::actor x, outlet_ptr out = nullptr) {
     std::lock_guard<std::mutex> guard{mtx};
     opened.push_back(std::move(x));
+    outlets.push_back(std::move(out));
     cv.notify_all();
   }
 
@@ -75,7 +77,8 @@ struct events {
 };
 
 /// Echo plus commands: "blast N SIZE" pushes N numbered frames of SIZE
-/// bytes in one turn, "throw" throws, "close CODE" closes, "binary"
+/// bytes in one turn, "replies N SIZE" sends them as replies and then
+/// pushes "end", "throw" throws, "close CODE" closes, "binary"
 /// answers with a binary frame. `(put_atom, string)` messages are pushed
 /// as "put:<s>", any lone string as "info:<s>".
 class test_handler : public socket_handler {
@@ -93,7 +96,7 @@ public:
   }
 
   void on_open(connection& conn) override {
-    ev_->add_open(caf::actor_cast<caf::actor>(conn.self()));
+    ev_->add_open(caf::actor_cast<caf::actor>(conn.self()), conn.outlet());
   }
 
   void on_text(connection& conn, std::string& text) override {
@@ -107,6 +110,18 @@ public:
         if (!conn.push_text(s))
           break;
       }
+    } else if (text.rfind("replies ", 0) == 0) {
+      // Like blast, as replies (outlet::send_reply), then one plain push.
+      auto sp = text.find(' ', 8);
+      auto n = std::stoul(text.substr(8, sp - 8));
+      auto size = std::stoul(text.substr(sp + 1));
+      auto out = conn.outlet();
+      for (size_t i = 0; i < n; ++i) {
+        auto s = std::to_string(i);
+        s.resize(std::max(size, s.size()), static_cast<char>('a' + i % 26));
+        out->send_reply(frame::make(opcode::text, s));
+      }
+      conn.push_text("end");
     } else if (text == "throw") {
       throw std::runtime_error("boom");
     } else if (text.rfind("close ", 0) == 0) {

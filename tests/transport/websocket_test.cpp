@@ -437,6 +437,83 @@ BOOST_AUTO_TEST_CASE(queued_frames_leave_in_order_in_gather_writes) {
   BOOST_TEST(writes < 1000u);
 }
 
+BOOST_AUTO_TEST_CASE(replies_of_one_actor_turn_leave_in_one_write) {
+  start();
+  auto c = open_ws(port());
+  auto before = ep->stats();
+  BOOST_TEST(c.send_text("replies 40 32"));
+  for (size_t i = 0; i < 40; ++i) {
+    auto f = c.read_frame();
+    BOOST_REQUIRE(f);
+    BOOST_REQUIRE_EQUAL(f->payload.substr(0, f->payload.find_first_of(
+                                               "abcdefghijklmnopqrstuvwxyz")),
+                        std::to_string(i));
+  }
+  auto end = c.read_frame();
+  BOOST_REQUIRE(end);
+  BOOST_TEST(end->payload == "end");
+  auto after = ep->stats();
+  BOOST_TEST(after.frames_out - before.frames_out == 41u);
+  // The replies are corked until the connection actor's turn ends and
+  // leave together from its thread; "end" is queued behind them (it may
+  // join them or follow in the strand's write).
+  BOOST_TEST(after.writes - before.writes <= 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_reply_the_kernel_takes_in_part_is_completed_in_order) {
+  start();
+  raw_client c;
+  BOOST_REQUIRE(c.connect(port(), 4096)); // small receive buffer
+  BOOST_REQUIRE(c.handshake());
+  // 3 x 4 MiB: the direct write cannot place all of it in the socket
+  // buffers while the client does not read; the rest must follow intact,
+  // before "end".
+  constexpr size_t size = 4 << 20;
+  BOOST_TEST(c.send_text("replies 3 " + std::to_string(size)));
+  for (size_t i = 0; i < 3; ++i) {
+    auto f = c.read_frame(10s);
+    BOOST_REQUIRE(f);
+    BOOST_REQUIRE_EQUAL(f->payload.size(), size);
+    auto expected = std::to_string(i);
+    expected.resize(size, static_cast<char>('a' + i));
+    BOOST_REQUIRE(f->payload == expected);
+  }
+  auto end = c.read_frame();
+  BOOST_REQUIRE(end);
+  BOOST_TEST(end->payload == "end");
+}
+
+BOOST_AUTO_TEST_CASE(replies_from_a_thread_outside_any_actor_keep_order) {
+  // Outside an actor's turn a reply is written at once when the connection
+  // is idle, else queued: either way in order with plain sends.
+  start();
+  auto c = open_ws(port());
+  BOOST_REQUIRE(ev->wait_opened(1));
+  outlet_ptr out;
+  {
+    std::lock_guard<std::mutex> guard{ev->mtx};
+    out = ev->outlets.at(0);
+  }
+  BOOST_REQUIRE(out);
+  for (int i = 0; i < 20; ++i)
+    BOOST_TEST(out->send_reply(frame::make(opcode::text, std::to_string(i))));
+  BOOST_TEST(out->send(frame::make(opcode::text, "queued")));
+  for (int i = 0; i < 20; ++i) {
+    auto f = c.read_frame();
+    BOOST_REQUIRE(f);
+    BOOST_REQUIRE_EQUAL(f->payload, std::to_string(i));
+  }
+  auto f = c.read_frame();
+  BOOST_REQUIRE(f);
+  BOOST_TEST(f->payload == "queued");
+  // Closed connections refuse replies like any frame.
+  c.send_close(1000);
+  BOOST_REQUIRE(ev->wait_closes(1));
+  BOOST_TEST(wait_until([&] {
+    return !out->send_reply(frame::make(opcode::text, "late"));
+  }));
+}
+
 BOOST_AUTO_TEST_CASE(slow_reader_is_dropped_fast_reader_gets_everything) {
   socket_options opts;
   opts.max_queue_bytes = 512 * 1024;

@@ -2,15 +2,20 @@
 // socket, an outbound queue that leaves in one gather-write per flush, and
 // no read buffer while idle. Asio only (no Beast, no CAF).
 
+#include <cerrno>
 #include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include "actors/actor.hpp"
 #include "actors/log.hpp"
 #include "transport/detail/io_core.hpp"
 #include "transport/detail/ws_reader.hpp"
@@ -43,12 +48,16 @@ public:
     using reference = net::const_buffer;
 
     const_iterator() noexcept = default;
-    explicit const_iterator(const frame_ptr* p) noexcept : p_(p) {
+    const_iterator(const frame_ptr* p, const frame_ptr* first,
+                   size_t skip) noexcept
+        : p_(p), first_(first), skip_(skip) {
       // nop
     }
 
     net::const_buffer operator*() const noexcept {
       auto w = (*p_)->wire();
+      if (p_ == first_)
+        w.remove_prefix(skip_);
       return {w.data(), w.size()};
     }
     const_iterator& operator++() noexcept {
@@ -78,33 +87,43 @@ public:
 
   private:
     const frame_ptr* p_ = nullptr;
+    const frame_ptr* first_ = nullptr;
+    size_t skip_ = 0;
   };
 
   using value_type = net::const_buffer;
 
-  explicit frames_view(const std::vector<frame_ptr>& xs) noexcept
-      : first_(xs.data()), last_(xs.data() + xs.size()) {
+  /// `skip`: bytes of the first frame that already left.
+  frames_view(const std::vector<frame_ptr>& xs, size_t skip) noexcept
+      : first_(xs.data()), last_(xs.data() + xs.size()), skip_(skip) {
     // nop
   }
 
-  const_iterator begin() const noexcept { return const_iterator{first_}; }
-  const_iterator end() const noexcept { return const_iterator{last_}; }
+  const_iterator begin() const noexcept {
+    return const_iterator{first_, first_, skip_};
+  }
+  const_iterator end() const noexcept {
+    return const_iterator{last_, first_, skip_};
+  }
 
 private:
   const frame_ptr* first_;
   const frame_ptr* last_;
+  size_t skip_;
 };
 
 static_assert(net::is_const_buffer_sequence<frames_view>::value);
 
 class ws_connection final : public conn_base,
                             public link,
+                            public fenix::end_of_turn,
                             public std::enable_shared_from_this<ws_connection> {
 public:
   ws_connection(tcp::socket sock, std::shared_ptr<mount_state> m, uint64_t id)
       : conn_base(id),
         mount_(std::move(m)),
         sock_(std::move(sock)),
+        fd_(sock_.native_handle()),
         reader_(mount_->opts.max_frame_size) {
     // nop
   }
@@ -168,7 +187,9 @@ public:
     queued_bytes_ += size;
     ++queued_frames_;
     queue_.push_back(std::move(f));
-    if (!write_active_ && !flush_posted_) {
+    // Corked: the end of an actor's turn writes the queue soon, this frame
+    // included.
+    if (!write_active_ && !flush_posted_ && !corked_) {
       flush_posted_ = true;
       guard.unlock();
       net::post(sock_.get_executor(),
@@ -177,7 +198,39 @@ public:
     return true;
   }
 
+  bool send_reply(frame_ptr f) override {
+    std::unique_lock<std::mutex> guard{mtx_};
+    auto& opts = mount_->opts;
+    auto fits = queued_bytes_ + f->wire_size() <= opts.max_queue_bytes
+                && queued_frames_ + 1 <= opts.max_queue_frames;
+    if (accepting_ && fits && (corked_ || idle_locked())) {
+      queued_bytes_ += f->wire_size();
+      ++queued_frames_;
+      queue_.push_back(std::move(f));
+      if (corked_)
+        return true;
+      // Inside an actor's turn: every reply of this turn leaves together
+      // when it ends. Elsewhere: now.
+      if (fenix::defer_to_end_of_turn(shared_from_this())) {
+        corked_ = true;
+        return true;
+      }
+      write_direct(guard);
+      return true;
+    }
+    guard.unlock();
+    return send(std::move(f));
+  }
+
+  void on_end_of_turn() override {
+    std::unique_lock<std::mutex> guard{mtx_};
+    corked_ = false;
+    if (!write_active_ && !flush_posted_ && !queue_.empty())
+      write_direct(guard);
+  }
+
   void close(uint16_t code, std::string_view reason) override {
+    // Refuse further frames right now  void close(uint16_t code, std::string_view reason) override {
     // Refuse further frames right now (the caller's later pushes must not
     // slip in before the close frame), then let the strand do the rest.
     {
@@ -337,6 +390,94 @@ private:
 
   // -- writing ----------------------------------------------------------------------
 
+  /// Nothing queued, nothing being written (mtx_ held).
+  bool idle_locked() const noexcept {
+    return !write_active_ && !flush_posted_ && queue_.empty()
+           && control_.empty() && !close_frame_;
+  }
+
+  /// Writes the queued data frames from the calling thread with one
+  /// non-blocking gather-write: replies, whose senders are waiting, skip
+  /// the hand-off to the I/O thread. Whatever the kernel does not take
+  /// (and anything else pending) is left to the strand. Meanwhile the
+  /// strand neither writes (write_active_) nor closes the descriptor
+  /// (direct_active_, see finish).
+  void write_direct(std::unique_lock<std::mutex>& guard) {
+    constexpr size_t max_iov = 64;
+    if (!control_.empty() || close_frame_ || queue_.size() > max_iov) {
+      post_flush_locked(guard);
+      return;
+    }
+    write_active_ = true;
+    direct_active_ = true;
+    std::vector<frame_ptr> batch;
+    batch.swap(queue_);
+    auto skip = std::exchange(head_skip_, 0);
+    guard.unlock();
+    iovec iov[max_iov];
+    size_t total = 0;
+    for (size_t k = 0; k < batch.size(); ++k) {
+      auto w = batch[k]->wire();
+      if (k == 0)
+        w.remove_prefix(skip);
+      iov[k].iov_base = const_cast<char*>(w.data());
+      iov[k].iov_len = w.size();
+      total += w.size();
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = batch.size();
+    auto n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    auto err = n < 0 ? errno : 0;
+    auto sent = n > 0 ? static_cast<size_t>(n) : size_t{0};
+    // Frames that left completely, and how far the next one got.
+    size_t done = 0;
+    size_t data_bytes = 0;
+    size_t rest = sent;
+    for (; done < batch.size() && rest >= iov[done].iov_len; ++done) {
+      rest -= iov[done].iov_len;
+      data_bytes += batch[done]->wire_size();
+    }
+    auto failed = n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR;
+    auto& ctr = core().counters;
+    if (sent > 0) {
+      ctr.writes.fetch_add(1, std::memory_order_relaxed);
+      ctr.bytes_out.fetch_add(sent, std::memory_order_relaxed);
+      ctr.frames_out.fetch_add(done, std::memory_order_relaxed);
+    }
+    guard.lock();
+    direct_active_ = false;
+    write_active_ = false;
+    queued_bytes_ -= data_bytes;
+    queued_frames_ -= done;
+    if (failed) {
+      for (size_t k = done; k < batch.size(); ++k)
+        queued_bytes_ -= batch[k]->wire_size();
+      queued_frames_ -= batch.size() - done;
+      direct_failed_ = true; // the strand closes
+    } else if (done < batch.size()) {
+      // The kernel's buffer is full: the rest goes first in the strand's
+      // next gather-write, which waits for the socket to drain.
+      queue_.insert(queue_.begin(),
+                    std::make_move_iterator(batch.begin() + done),
+                    std::make_move_iterator(batch.end()));
+      head_skip_ = rest + (done == 0 ? skip : 0);
+    }
+    if (!queue_.empty() || !control_.empty() || close_frame_ || close_deferred_
+        || direct_failed_)
+      post_flush_locked(guard);
+  }
+
+  /// Hands the rest to the strand (mtx_ held; released here).
+  void post_flush_locked(std::unique_lock<std::mutex>& guard) {
+    if (flush_posted_ || write_active_)
+      return;
+    flush_posted_ = true;
+    guard.unlock();
+    net::post(sock_.get_executor(),
+              [self = shared_from_this()] { self->flush(); });
+  }
+
   void on_handshake_written(const boost::system::error_code& ec) {
     std::string{}.swap(handshake_);
     if (ec) {
@@ -356,10 +497,32 @@ private:
   void flush() {
     std::unique_lock<std::mutex> guard{mtx_};
     flush_posted_ = false;
+    if (close_deferred_ && !direct_active_) {
+      // finish() ran while a direct write was in its syscall.
+      close_deferred_ = false;
+      guard.unlock();
+      boost::system::error_code ignored;
+      sock_.close(ignored);
+      return;
+    }
+    if (std::exchange(direct_failed_, false) && phase_ != phase::closed) {
+      guard.unlock();
+      record(close_code::abnormal, "", closed_by::network);
+      finish();
+      return;
+    }
     if (write_active_ || phase_ == phase::closed)
       return;
     if (control_.empty()) {
       writing_.swap(queue_);
+    } else if (head_skip_ != 0) {
+      // The frame a direct write left half-written goes on first: pongs
+      // may only go between whole frames.
+      writing_.swap(queue_);
+      writing_.insert(writing_.begin() + 1,
+                      std::make_move_iterator(control_.begin()),
+                      std::make_move_iterator(control_.end()));
+      control_.clear();
     } else {
       writing_.swap(control_);
       writing_.insert(writing_.end(), std::make_move_iterator(queue_.begin()),
@@ -374,9 +537,10 @@ private:
     if (writing_.empty())
       return;
     write_active_ = true;
+    auto skip = std::exchange(head_skip_, 0);
     guard.unlock();
     core().counters.writes.fetch_add(1, std::memory_order_relaxed);
-    net::async_write(sock_, frames_view{writing_},
+    net::async_write(sock_, frames_view{writing_, skip},
                      [self = shared_from_this()](
                        const boost::system::error_code& ec, size_t n) {
                        self->on_write(ec, n);
@@ -504,10 +668,17 @@ private:
     done_.store(true, std::memory_order_relaxed);
     boost::system::error_code ignored;
     sock_.shutdown(tcp::socket::shutdown_both, ignored);
-    sock_.close(ignored);
     {
       std::lock_guard<std::mutex> guard{mtx_};
       accepting_ = false;
+      // A thread inside a direct write holds the descriptor's number:
+      // closing it now could let a new connection reuse the number under
+      // that write. The writer posts a flush, which closes.
+      if (direct_active_)
+        close_deferred_ = true;
+      else
+        sock_.close(ignored);
+      head_skip_ = 0;
       queue_.clear();
       queue_.shrink_to_fit();
       control_.clear();
@@ -532,6 +703,9 @@ private:
   // be destroyed after the socket.
   std::shared_ptr<mount_state> mount_;
   tcp::socket sock_;
+  // The descriptor, for direct writes from other threads: reading sock_
+  // there would race with the strand. Closed only as finish() allows.
+  const int fd_;
 
   // Strand only.
   std::unique_ptr<peer> peer_;
@@ -561,6 +735,11 @@ private:
   bool accepting_ = true;
   bool write_active_ = true; // the handshake goes first
   bool flush_posted_ = false;
+  bool direct_active_ = false;  // a send_reply is inside its syscall
+  bool close_deferred_ = false; // finish() left the close to that writer
+  bool direct_failed_ = false;  // a send_reply's syscall failed
+  bool corked_ = false;         // replies wait for the actor's end of turn
+  size_t head_skip_ = 0;        // bytes of queue_.front() already sent
 };
 
 } // namespace
