@@ -844,7 +844,8 @@ worker::rusage_line()
     os << "rusage " << cpu_ns << ' ' << ru.ru_maxrss << ' ' << joined_ << ' '
        << errors.connect << ' ' << errors.handshake << ' ' << errors.join
        << ' ' << errors.closed << ' ' << errors.protocol << ' '
-       << errors.channel;
+       << errors.channel << ' '
+       << (ru.ru_utime.tv_sec * 1000000000LL + ru.ru_utime.tv_usec * 1000LL);
     return os.str();
 }
 
