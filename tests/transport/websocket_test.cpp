@@ -428,6 +428,10 @@ BOOST_AUTO_TEST_CASE(queued_frames_leave_in_order_in_gather_writes) {
     auto num = f->payload.substr(0, f->payload.find('.'));
     BOOST_REQUIRE_EQUAL(num, std::to_string(i));
   }
+  // Counted when the write completes, possibly after the client read it.
+  BOOST_TEST(wait_until([&] {
+    return ep->stats().frames_out - before.frames_out >= 5000u;
+  }));
   auto after = ep->stats();
   auto frames = after.frames_out - before.frames_out;
   auto writes = after.writes - before.writes;
@@ -452,6 +456,11 @@ BOOST_AUTO_TEST_CASE(replies_of_one_actor_turn_leave_in_one_write) {
   auto end = c.read_frame();
   BOOST_REQUIRE(end);
   BOOST_TEST(end->payload == "end");
+  // The writer counts after its syscall returns, which may be after the
+  // client already read everything: wait (bounded) for the count.
+  BOOST_TEST(wait_until([&] {
+    return ep->stats().frames_out - before.frames_out >= 41u;
+  }));
   auto after = ep->stats();
   BOOST_TEST(after.frames_out - before.frames_out == 41u);
   // The replies are corked until the connection actor's turn ends and
