@@ -159,67 +159,34 @@ public:
 
   bool send(frame_ptr f) override {
     std::unique_lock<std::mutex> guard{mtx_};
-    if (!accepting_)
+    if (!enqueue_locked(guard, std::move(f)))
       return false;
-    auto& opts = mount_->opts;
-    auto size = f->wire_size();
-    if (queued_bytes_ + size > opts.max_queue_bytes
-        || queued_frames_ + 1 > opts.max_queue_frames) {
-      // The client does not keep up: drop what it has not been sent yet
-      // and close. Frames already in the kernel's hands may still arrive.
-      accepting_ = false;
-      for (auto& x : queue_)
-        queued_bytes_ -= x->wire_size();
-      queued_frames_ -= queue_.size();
-      queue_.clear();
-      auto bytes = queued_bytes_ + size;
-      auto frames = queued_frames_ + 1;
-      guard.unlock();
-      mount_->core->counters.queue_drops.fetch_add(1, std::memory_order_relaxed);
-      FENIX_WARN("transport", "connection " << conn_id()
-                                << ": outbound queue limit reached ("
-                                << frames << " frames pending, "
-                                << bytes << " bytes incl. in flight), "
-                                << "disconnecting with 1008");
-      post_close(close_code::policy_violation, "outbound queue limit");
-      return false;
-    }
-    queued_bytes_ += size;
-    ++queued_frames_;
-    queue_.push_back(std::move(f));
     // Corked: the end of an actor's turn writes the queue soon, this frame
     // included.
-    if (!write_active_ && !flush_posted_ && !corked_) {
-      flush_posted_ = true;
-      guard.unlock();
-      net::post(sock_.get_executor(),
-                [self = shared_from_this()] { self->flush(); });
-    }
+    if (!corked_)
+      post_flush_locked(guard);
     return true;
   }
 
   bool send_reply(frame_ptr f) override {
     std::unique_lock<std::mutex> guard{mtx_};
-    auto& opts = mount_->opts;
-    auto fits = queued_bytes_ + f->wire_size() <= opts.max_queue_bytes
-                && queued_frames_ + 1 <= opts.max_queue_frames;
-    if (accepting_ && fits && (corked_ || idle_locked())) {
-      queued_bytes_ += f->wire_size();
-      ++queued_frames_;
-      queue_.push_back(std::move(f));
-      if (corked_)
-        return true;
-      // Inside an actor's turn: every reply of this turn leaves together
-      // when it ends. Elsewhere: now.
-      if (fenix::defer_to_end_of_turn(shared_from_this())) {
-        corked_ = true;
-        return true;
-      }
-      write_direct(guard);
+    auto was_idle = idle_locked();
+    if (!enqueue_locked(guard, std::move(f)))
+      return false;
+    if (corked_)
+      return true;
+    if (!was_idle) {
+      post_flush_locked(guard);
       return true;
     }
-    guard.unlock();
-    return send(std::move(f));
+    // Inside an actor's turn: every reply of this turn leaves together
+    // when it ends. Elsewhere: now.
+    if (fenix::defer_to_end_of_turn(shared_from_this())) {
+      corked_ = true;
+      return true;
+    }
+    write_direct(guard);
+    return true;
   }
 
   void on_end_of_turn() override {
@@ -230,7 +197,6 @@ public:
   }
 
   void close(uint16_t code, std::string_view reason) override {
-    // Refuse further frames right now  void close(uint16_t code, std::string_view reason) override {
     // Refuse further frames right now (the caller's later pushes must not
     // slip in before the close frame), then let the strand do the rest.
     {
@@ -396,12 +362,49 @@ private:
            && control_.empty() && !close_frame_;
   }
 
+  /// Appends a data frame within the queue limits (mtx_ held). Past a
+  /// limit the client is dropped: see docs/transport.md; then the lock is
+  /// released and the result is false.
+  bool enqueue_locked(std::unique_lock<std::mutex>& guard, frame_ptr f) {
+    if (!accepting_)
+      return false;
+    auto& opts = mount_->opts;
+    auto size = f->wire_size();
+    if (queued_bytes_ + size > opts.max_queue_bytes
+        || queued_frames_ + 1 > opts.max_queue_frames) {
+      // The client does not keep up: drop what it has not been sent yet
+      // and close. Frames already in the kernel's hands may still arrive.
+      accepting_ = false;
+      for (auto& x : queue_)
+        queued_bytes_ -= x->wire_size();
+      queued_frames_ -= queue_.size();
+      queue_.clear();
+      auto bytes = queued_bytes_ + size;
+      auto frames = queued_frames_ + 1;
+      guard.unlock();
+      mount_->core->counters.queue_drops.fetch_add(1, std::memory_order_relaxed);
+      FENIX_WARN("transport", "connection " << conn_id()
+                                << ": outbound queue limit reached ("
+                                << frames << " frames pending, "
+                                << bytes << " bytes incl. in flight), "
+                                << "disconnecting with 1008");
+      post_close(close_code::policy_violation, "outbound queue limit");
+      return false;
+    }
+    queued_bytes_ += size;
+    ++queued_frames_;
+    queue_.push_back(std::move(f));
+    return true;
+  }
+
   /// Writes the queued data frames from the calling thread with one
   /// non-blocking gather-write: replies, whose senders are waiting, skip
   /// the hand-off to the I/O thread. Whatever the kernel does not take
-  /// (and anything else pending) is left to the strand. Meanwhile the
-  /// strand neither writes (write_active_) nor closes the descriptor
-  /// (direct_active_, see finish).
+  /// (and anything else pending) is left to the strand. Holding the write
+  /// token (write_active_), this thread uses writing_ like the strand's
+  /// writes do, and the strand does not close the descriptor meanwhile
+  /// (direct_active_, see finish). Called with no flush posted, so no
+  /// half-written frame is pending (head_skip_ is 0).
   void write_direct(std::unique_lock<std::mutex>& guard) {
     constexpr size_t max_iov = 64;
     if (!control_.empty() || close_frame_ || queue_.size() > max_iov) {
@@ -410,37 +413,28 @@ private:
     }
     write_active_ = true;
     direct_active_ = true;
-    std::vector<frame_ptr> batch;
-    batch.swap(queue_);
-    auto skip = std::exchange(head_skip_, 0);
+    writing_.swap(queue_); // capacities alternate, no allocation per reply
     guard.unlock();
     iovec iov[max_iov];
-    size_t total = 0;
-    for (size_t k = 0; k < batch.size(); ++k) {
-      auto w = batch[k]->wire();
-      if (k == 0)
-        w.remove_prefix(skip);
+    for (size_t k = 0; k < writing_.size(); ++k) {
+      auto w = writing_[k]->wire();
       iov[k].iov_base = const_cast<char*>(w.data());
       iov[k].iov_len = w.size();
-      total += w.size();
     }
     msghdr msg{};
     msg.msg_iov = iov;
-    msg.msg_iovlen = batch.size();
+    msg.msg_iovlen = writing_.size();
     auto n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    auto err = n < 0 ? errno : 0;
+    auto failed = n < 0 && errno != EAGAIN && errno != EWOULDBLOCK
+                  && errno != EINTR;
     auto sent = n > 0 ? static_cast<size_t>(n) : size_t{0};
     // Frames that left completely, and how far the next one got.
     size_t done = 0;
-    size_t data_bytes = 0;
     size_t rest = sent;
-    for (; done < batch.size() && rest >= iov[done].iov_len; ++done) {
+    for (; done < writing_.size() && rest >= iov[done].iov_len; ++done)
       rest -= iov[done].iov_len;
-      data_bytes += batch[done]->wire_size();
-    }
-    auto failed = n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR;
-    auto& ctr = core().counters;
     if (sent > 0) {
+      auto& ctr = core().counters;
       ctr.writes.fetch_add(1, std::memory_order_relaxed);
       ctr.bytes_out.fetch_add(sent, std::memory_order_relaxed);
       ctr.frames_out.fetch_add(done, std::memory_order_relaxed);
@@ -448,21 +442,22 @@ private:
     guard.lock();
     direct_active_ = false;
     write_active_ = false;
-    queued_bytes_ -= data_bytes;
-    queued_frames_ -= done;
+    // Frames leave the accounting once sent, or when a failure drops them.
+    auto settled = failed ? writing_.size() : done;
+    for (size_t k = 0; k < settled; ++k)
+      queued_bytes_ -= writing_[k]->wire_size();
+    queued_frames_ -= settled;
     if (failed) {
-      for (size_t k = done; k < batch.size(); ++k)
-        queued_bytes_ -= batch[k]->wire_size();
-      queued_frames_ -= batch.size() - done;
       direct_failed_ = true; // the strand closes
-    } else if (done < batch.size()) {
+    } else if (done < writing_.size()) {
       // The kernel's buffer is full: the rest goes first in the strand's
       // next gather-write, which waits for the socket to drain.
       queue_.insert(queue_.begin(),
-                    std::make_move_iterator(batch.begin() + done),
-                    std::make_move_iterator(batch.end()));
-      head_skip_ = rest + (done == 0 ? skip : 0);
+                    std::make_move_iterator(writing_.begin() + done),
+                    std::make_move_iterator(writing_.end()));
+      head_skip_ = rest;
     }
+    writing_.clear();
     if (!queue_.empty() || !control_.empty() || close_frame_ || close_deferred_
         || direct_failed_)
       post_flush_locked(guard);
@@ -513,21 +508,14 @@ private:
     }
     if (write_active_ || phase_ == phase::closed)
       return;
-    if (control_.empty()) {
-      writing_.swap(queue_);
-    } else if (head_skip_ != 0) {
-      // The frame a direct write left half-written goes on first: pongs
-      // may only go between whole frames.
-      writing_.swap(queue_);
-      writing_.insert(writing_.begin() + 1,
-                      std::make_move_iterator(control_.begin()),
+    writing_.swap(queue_);
+    if (!control_.empty()) {
+      // Pongs go first, but never into a frame that a direct write left
+      // half-written.
+      auto at = writing_.begin() + (head_skip_ != 0 ? 1 : 0);
+      writing_.insert(at, std::make_move_iterator(control_.begin()),
                       std::make_move_iterator(control_.end()));
       control_.clear();
-    } else {
-      writing_.swap(control_);
-      writing_.insert(writing_.end(), std::make_move_iterator(queue_.begin()),
-                      std::make_move_iterator(queue_.end()));
-      queue_.clear();
     }
     if (close_frame_) {
       writing_.push_back(std::move(close_frame_));
@@ -711,7 +699,9 @@ private:
   std::unique_ptr<peer> peer_;
   ws_reader reader_;
   std::string handshake_;
-  std::vector<frame_ptr> writing_; // the gather-write in flight
+  // The gather-write in flight: the strand's, or a direct write's (the
+  // holder of write_active_ owns it).
+  std::vector<frame_ptr> writing_;
   close_info result_;
   phase phase_ = phase::open;
   bool recorded_ = false;
