@@ -369,7 +369,7 @@ private:
           monitor(init_.connection);
           join_done(joined);
         },
-        [this](caf::error& err) mutable {
+        [this](caf::error& err) {
           if (!init_.silent)
             write(init_.ser->encode_error_reply(reply_join_ref_, init_.ref,
                                                 init_.topic, "join crashed"));

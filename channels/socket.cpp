@@ -80,7 +80,7 @@ public:
     return {
       [this, &conn](join_done_atom, int outcome) {
         auto sender = conn.self()->current_sender();
-        if (joining_ && sender && sender->id() == joining_->chan)
+        if (joining_ && sender && sender->id() == joining_->e.chan.id())
           finish_join(conn, outcome);
       },
       [this, &conn](closed_atom, const closed_notice& n) {
@@ -134,8 +134,8 @@ public:
 
   void on_down(transport::connection& conn, const caf::down_msg& msg) override {
     if (joining_) {
-      if (msg.source.id() == joining_->chan)
-        return fail_join(conn, msg.reason);
+      if (msg.source.id() == joining_->e.chan.id())
+        return finish_join(conn, crashed, &msg.reason);
       // A crash of another channel may restart it: a second join, which
       // must wait for this one.
       return hold([this, &conn, msg] { on_down(conn, msg); });
@@ -309,14 +309,20 @@ private:
     self->monitor(chan);
     e.chan = chan;
     joining_ = std::make_unique<join_wait>(
-      join_wait{chan.id(), topic, std::move(e), std::move(replaced), silent});
+      join_wait{topic, std::move(e), std::move(replaced), silent});
     self->send(chan, join_atom::value);
   }
 
   /// The channel answered its join (it already wrote the reply, unless
-  /// silent): record it, then run what waited for the join.
-  void finish_join(transport::connection& conn, int outcome) {
+  /// silent), or it died first (`died`: killed meanwhile, or it crashed
+  /// where it could not answer; Phoenix's "join crashed"). Records the
+  /// topic, then runs what waited for the join.
+  void finish_join(transport::connection& conn, int outcome,
+                   const caf::error* died = nullptr) {
     auto w = std::move(joining_);
+    if (died)
+      FENIX_WARN("phoenix", "join of " << w->topic << " crashed: "
+                                       << conn.self()->system().render(*died));
     if (outcome == joined) {
       if (w->e.r->restart != restart_policy::transient)
         w->e.payload.reset(); // only a restart would need it
@@ -332,24 +338,11 @@ private:
       }
     } else if (w->silent) {
       write(ser_->encode_phx_error(w->e.join_ref, w->topic));
-    }
-    if (w->replaced)
-      write(ser_->encode_phx_close(*w->replaced, w->topic));
-    release_held();
-  }
-
-  /// The channel died before it answered its join (killed meanwhile, or
-  /// it crashed where it could not answer): Phoenix's join crashed.
-  void fail_join(transport::connection& conn, const caf::error& reason) {
-    auto w = std::move(joining_);
-    FENIX_WARN("phoenix", "join of " << w->topic << " crashed: "
-                                     << conn.self()->system().render(reason));
-    if (w->silent)
-      write(ser_->encode_phx_error(w->e.join_ref, w->topic));
-    else
+    } else if (died) {
       write(ser_->encode_error_reply(
         w->e.join_ref.is_null() ? w->e.ref : w->e.join_ref, w->e.ref, w->topic,
         "join crashed"));
+    }
     if (w->replaced)
       write(ser_->encode_phx_close(*w->replaced, w->topic));
     release_held();
@@ -419,7 +412,6 @@ private:
   /// the channel's answer, its DOWN, and messages that cannot start a
   /// join (close, drain, disconnect) are handled meanwhile.
   struct join_wait {
-    caf::actor_id chan;
     std::string topic;
     entry e;
     std::optional<boost::json::value> replaced;
