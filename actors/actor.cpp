@@ -72,16 +72,11 @@ actor::resume_result actor::resume(caf::execution_unit* eu,
   auto& st = this_thread_turn();
   ++st.depth;
   auto result = caf::event_based_actor::resume(eu, max_throughput);
-  if (--st.depth == 0 && !st.pending.empty()) {
-    // Swapped out first: a hook may register again (for the next turn of
-    // whatever runs next it would find depth 0 and act at once anyway).
-    auto pending = std::move(st.pending);
-    st.pending.clear();
-    for (auto& x : pending)
+  if (--st.depth == 0) {
+    // Hooks run outside any turn: what they send is not deferred again.
+    for (auto& x : st.pending)
       x->on_end_of_turn();
-    pending.clear();
-    if (st.pending.empty())
-      st.pending.swap(pending); // keep the capacity
+    st.pending.clear();
   }
   return result;
 }

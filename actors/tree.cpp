@@ -304,27 +304,15 @@ void actor_tree::merge_details(caf::actor_id id,
   std::vector<member> add;
   split_members(add_text, add);
   std::vector<member> cur;
-  std::vector<bool> used(add.size(), false);
   std::lock_guard<std::mutex> guard{impl_->mtx};
   auto i = impl_->nodes.find(id);
   if (i == impl_->nodes.end())
     return;
   auto& text = i->second->details;
-  if (text.empty()) {
+  // Details are only ever written here and by set_details, both through
+  // Boost.JSON, so the current text always splits.
+  if (text.empty() || !split_members(text, cur)) {
     text = std::move(add_text);
-    return;
-  }
-  if (!split_members(text, cur)) {
-    // Not written by Boost.JSON (cannot happen through this class): merge
-    // through a DOM rather than lose either side.
-    boost::json::object merged;
-    boost::system::error_code ec;
-    auto v = boost::json::parse(text, ec);
-    if (!ec && v.is_object())
-      merged = std::move(v.as_object());
-    for (auto& kvp : details)
-      merged[kvp.key()] = kvp.value();
-    text = boost::json::serialize(merged);
     return;
   }
   std::string out;
@@ -332,20 +320,20 @@ void actor_tree::merge_details(caf::actor_id id,
   out += '{';
   for (auto& m : cur) {
     auto value = m.value;
-    for (size_t j = 0; j < add.size(); ++j)
-      if (!used[j] && add[j].key == m.key) {
-        value = add[j].value;
-        used[j] = true;
+    for (auto& a : add)
+      if (a.key == m.key) {
+        value = a.value;
+        a.key = {}; // replaced in place, not appended below
         break;
       }
     out += m.key;
     out += value;
     out += ',';
   }
-  for (size_t j = 0; j < add.size(); ++j)
-    if (!used[j]) {
-      out += add[j].key;
-      out += add[j].value;
+  for (auto& a : add)
+    if (!a.key.empty()) {
+      out += a.key;
+      out += a.value;
       out += ',';
     }
   out.back() = '}';
