@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
@@ -101,26 +102,16 @@ public:
 
   void on_text(connection& conn, std::string& text) override {
     if (text.rfind("blast ", 0) == 0) {
-      auto sp = text.find(' ', 6);
-      auto n = std::stoul(text.substr(6, sp - 6));
-      auto size = std::stoul(text.substr(sp + 1));
-      for (size_t i = 0; i < n; ++i) {
-        auto s = std::to_string(i);
-        s.resize(std::max(size, s.size()), '.');
-        if (!conn.push_text(s))
+      auto [n, size] = counts(text.substr(6));
+      for (size_t i = 0; i < n; ++i)
+        if (!conn.push_text(numbered(i, size)))
           break;
-      }
     } else if (text.rfind("replies ", 0) == 0) {
       // Like blast, as replies (outlet::send_reply), then one plain push.
-      auto sp = text.find(' ', 8);
-      auto n = std::stoul(text.substr(8, sp - 8));
-      auto size = std::stoul(text.substr(sp + 1));
+      auto [n, size] = counts(text.substr(8));
       auto out = conn.outlet();
-      for (size_t i = 0; i < n; ++i) {
-        auto s = std::to_string(i);
-        s.resize(std::max(size, s.size()), static_cast<char>('a' + i % 26));
-        out->send_reply(frame::make(opcode::text, s));
-      }
+      for (size_t i = 0; i < n; ++i)
+        out->send_reply(frame::make(opcode::text, numbered(i, size)));
       conn.push_text("end");
     } else if (text == "throw") {
       throw std::runtime_error("boom");
@@ -152,6 +143,20 @@ public:
   }
 
 private:
+  /// "N SIZE" -> {N, SIZE}.
+  static std::pair<size_t, size_t> counts(const std::string& args) {
+    auto sp = args.find(' ');
+    return {std::stoul(args.substr(0, sp)), std::stoul(args.substr(sp + 1))};
+  }
+
+  /// Frame `i` of a numbered series: its index, padded to `size` bytes
+  /// with a letter that changes from frame to frame.
+  static std::string numbered(size_t i, size_t size) {
+    auto s = std::to_string(i);
+    s.resize(std::max(size, s.size()), static_cast<char>('a' + i % 26));
+    return s;
+  }
+
   std::shared_ptr<events> ev_;
 };
 

@@ -28,6 +28,27 @@ raw_client open_ws(uint16_t port, const std::string& target = "/socket/websocket
   return c;
 }
 
+/// Reads `n` frames of the fixture's "blast" or "replies" commands: each
+/// payload starts with its index.
+void expect_numbered(raw_client& c, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    auto f = c.read_frame();
+    BOOST_REQUIRE(f);
+    auto digits = f->payload.find_first_not_of("0123456789");
+    BOOST_REQUIRE_EQUAL(f->payload.substr(0, digits), std::to_string(i));
+  }
+}
+
+/// The endpoint's counters once `n` more frames than in `before` went out.
+/// Writers count after their syscall returns, so a client may have read
+/// the frames before: wait (bounded) for the count.
+endpoint_stats stats_after_frames(const endpoint& ep,
+                                  const endpoint_stats& before, size_t n) {
+  BOOST_TEST(wait_until(
+    [&] { return ep.stats().frames_out - before.frames_out >= n; }));
+  return ep.stats();
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(websocket, endpoint_fixture)
@@ -422,17 +443,8 @@ BOOST_AUTO_TEST_CASE(queued_frames_leave_in_order_in_gather_writes) {
   auto c = open_ws(port());
   auto before = ep->stats();
   BOOST_TEST(c.send_text("blast 5000 64"));
-  for (size_t i = 0; i < 5000; ++i) {
-    auto f = c.read_frame();
-    BOOST_REQUIRE(f);
-    auto num = f->payload.substr(0, f->payload.find('.'));
-    BOOST_REQUIRE_EQUAL(num, std::to_string(i));
-  }
-  // Counted when the write completes, possibly after the client read it.
-  BOOST_TEST(wait_until([&] {
-    return ep->stats().frames_out - before.frames_out >= 5000u;
-  }));
-  auto after = ep->stats();
+  expect_numbered(c, 5000);
+  auto after = stats_after_frames(*ep, before, 5000);
   auto frames = after.frames_out - before.frames_out;
   auto writes = after.writes - before.writes;
   BOOST_TEST(frames == 5000u);
@@ -446,22 +458,11 @@ BOOST_AUTO_TEST_CASE(replies_of_one_actor_turn_leave_in_one_write) {
   auto c = open_ws(port());
   auto before = ep->stats();
   BOOST_TEST(c.send_text("replies 40 32"));
-  for (size_t i = 0; i < 40; ++i) {
-    auto f = c.read_frame();
-    BOOST_REQUIRE(f);
-    BOOST_REQUIRE_EQUAL(f->payload.substr(0, f->payload.find_first_of(
-                                               "abcdefghijklmnopqrstuvwxyz")),
-                        std::to_string(i));
-  }
+  expect_numbered(c, 40);
   auto end = c.read_frame();
   BOOST_REQUIRE(end);
   BOOST_TEST(end->payload == "end");
-  // The writer counts after its syscall returns, which may be after the
-  // client already read everything: wait (bounded) for the count.
-  BOOST_TEST(wait_until([&] {
-    return ep->stats().frames_out - before.frames_out >= 41u;
-  }));
-  auto after = ep->stats();
+  auto after = stats_after_frames(*ep, before, 41);
   BOOST_TEST(after.frames_out - before.frames_out == 41u);
   // The replies are corked until the connection actor's turn ends and
   // leave together from its thread; "end" is queued behind them (it may
@@ -545,7 +546,8 @@ BOOST_AUTO_TEST_CASE(slow_reader_is_dropped_fast_reader_gets_everything) {
       }
       for (int i = 0; i < per_round; ++i) {
         auto f = fast.read_frame(10s);
-        if (!f || f->payload.substr(0, f->payload.find('.'))
+        if (!f || f->payload.substr(0, f->payload.find_first_not_of(
+                                            "0123456789"))
                     != std::to_string(i)) {
           fast_ok = false;
           return;
