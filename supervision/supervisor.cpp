@@ -270,7 +270,9 @@ private:
         start_succeeded();
     };
     auto err = [this, epoch](caf::error& e) {
-      if (epoch == epoch_)
+      // A child that ended before answering bounces the request; its DOWN
+      // (it is monitored) follows with the reason that matters.
+      if (epoch == epoch_ && e != caf::sec::request_receiver_down)
         start_aborted(std::move(e));
     };
     if (c->spec.ack == start_ack::on_request)
@@ -635,8 +637,20 @@ start_supervisor(caf::actor_system& sys, supervisor_flags flags,
   auto sup = spawn_supervisor(sys, std::move(flags), std::move(children));
   caf::scoped_actor self{sys, true};
   caf::error err;
+  self->monitor(sup);
   self->request(sup, timeout, started_atom::value)
     .receive([] {}, [&](caf::error& e) { err = std::move(e); });
+  if (err == caf::sec::request_receiver_down) {
+    // It failed and ended before it saw the request: its exit reason
+    // carries the failed child.
+    self->receive(
+      [&](caf::down_msg& dm) {
+        if (dm.reason)
+          err = std::move(dm.reason);
+      },
+      caf::after(timeout) >> [] {});
+  }
+  self->demonitor(sup);
   if (err) {
     self->send_exit(sup, caf::exit_reason::kill);
     return err;

@@ -325,6 +325,24 @@ BOOST_AUTO_TEST_CASE(a_transient_supervisor_that_gives_up_is_not_restarted) {
   stop(top);
 }
 
+BOOST_AUTO_TEST_CASE(a_supervisor_failing_in_its_first_turn_still_names_the_child) {
+  // Its only child fails to start while the supervisor initializes, so it
+  // ends before it reads start_supervisor's request: the caller must get
+  // the failure from the exit reason, not "request_receiver_down".
+  for (int round = 0; round < 20; ++round) {
+    auto broken = worker("broken",
+                         [](caf::actor_system&) -> caf::expected<caf::actor> {
+                           return caf::make_error(caf::sec::runtime_error,
+                                                  "no database");
+                         });
+    auto res = start_supervisor(sys, flags(strategy::one_for_one),
+                                {std::move(broken)});
+    BOOST_REQUIRE(!res);
+    BOOST_TEST(res.error() == errc::failed_to_start_child);
+    BOOST_TEST(render(res.error()).find("broken") != std::string::npos);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_failed_start_fails_the_supervisor_and_stops_the_rest) {
   auto broken = worker("broken",
                        [](caf::actor_system&) -> caf::expected<caf::actor> {
