@@ -9,12 +9,15 @@
 
 #include <caf/config_option.hpp>
 #include <caf/config_option_set.hpp>
+#include <caf/thread_hook.hpp>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 
 #include "actors/errors.hpp"
+#include "actors/heap.hpp"
 #include "actors/log.hpp"
+#include "actors/scheduler.hpp"
 
 namespace fenix {
 
@@ -34,12 +37,35 @@ registry() {
 
 } // namespace
 
+/// CAF's worker threads allocate most of an actor's state: their arenas are
+/// pre-committed like the I/O threads' (actors/heap.hpp says why).
+class heap_hook final : public caf::thread_hook {
+public:
+  void init(caf::actor_system&) override {
+    // nop
+  }
+  void thread_started() override {
+    precommit_thread_heap(default_heap_precommit);
+  }
+  void thread_terminates() override {
+    // nop
+  }
+};
+
 config::config() {
   set("scheduler.max-threads", 2);
-  opt_group{custom_options_, "fenix"}.add(
-    log_level, "log-level",
-    "fenix log level: trace|debug|info|warning|error|quiet (default: "
-    "$FENIX_LOG, else info)");
+  add_thread_hook<heap_hook>();
+  opt_group{custom_options_, "fenix"}
+    .add(log_level, "log-level",
+         "fenix log level: trace|debug|info|warning|error|quiet (default: "
+         "$FENIX_LOG, else info)")
+    .add(scheduler.policy, "scheduler",
+         "how idle workers wait: spin-park (default) or caf (CAF's "
+         "work-stealing, tuned by work-stealing.*)")
+    .add(scheduler.spin_us, "scheduler-spin-us",
+         "spin-park: microseconds the searching worker spins before it "
+         "blocks (default 50)");
+  install_scheduler(*this, &scheduler);
   add_error_renderers(*this);
 }
 

@@ -8,6 +8,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "actors/names.hpp"
+#include "actors/scheduler.hpp"
 #include "actors/tree.hpp"
 
 namespace fenix {
@@ -24,6 +25,9 @@ public:
 
   /// Log level of fenix's own logger (trace|debug|info|warning|error|quiet).
   std::string log_level;
+
+  /// How CAF's workers wait for work (`fenix.scheduler*`).
+  scheduler_options scheduler;
 
   /// Every option CAF knows for this config (for `boot`'s argv rewrite).
   const caf::config_option_set& option_set() const noexcept {

@@ -23,6 +23,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "actors/heap.hpp"
 #include "actors/log.hpp"
 #include "transport/detail/crypto.hpp"
 #include "transport/detail/io_core.hpp"
@@ -277,6 +278,7 @@ public:
     auto n = std::max<size_t>(cfg_.threads, 1);
     for (size_t i = 0; i < n; ++i)
       threads_.emplace_back([this, core = core_] {
+        precommit_thread_heap(default_heap_precommit);
         core->ioc.run();
         std::lock_guard<std::mutex> guard{run_mtx_};
         ++threads_done_;

@@ -1,0 +1,296 @@
+// spin-park: fenix's scheduling policy for CAF's coordinator (why:
+// actors/scheduler.hpp).
+//
+// Debian's libcaf is built with logging, so CAF's worker loop runs a
+// dynamic_cast on every job only to tag log lines with the actor's id
+// (~1,450 instructions per resume). Our worker template is instantiated
+// here, so the tag is dropped for it: the macro is redefined before the
+// worker's header is first read. Nothing in fenix reads CAF's log.
+#include <caf/logger.hpp>
+#undef CAF_PUSH_AID_FROM_PTR
+#define CAF_PUSH_AID_FROM_PTR(some_ptr) static_cast<void>(0)
+
+#include "actors/scheduler.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/detail/double_ended_queue.hpp>
+#include <caf/policy/unprofiled.hpp>
+#include <caf/policy/work_stealing.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/coordinator.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace fenix {
+
+namespace {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+/// The options the coordinator being constructed reads (set by the module
+/// factory right before; actor systems start one at a time per factory).
+thread_local const scheduler_options* starting_opts = nullptr;
+
+class spin_park : public caf::policy::unprofiled {
+public:
+  using queue_type = caf::detail::double_ended_queue<caf::resumable>;
+  using clock = std::chrono::steady_clock;
+
+  struct coordinator_data {
+    explicit coordinator_data(caf::scheduler::abstract_coordinator*)
+        : opts(starting_opts ? *starting_opts : scheduler_options{}) {
+      // nop
+    }
+
+    scheduler_options opts;
+    std::atomic<size_t> next_worker{0};
+    /// Workers awake without a job (0 or 1: only one searches at a time,
+    /// counting a worker that was woken and has not looked yet).
+    std::atomic<int> searching{0};
+    /// Workers blocked in park().
+    std::atomic<int> parked{0};
+  };
+
+  struct worker_data {
+    explicit worker_data(caf::scheduler::abstract_coordinator*) {
+      // nop
+    }
+
+    worker_data(const worker_data&) {
+      // fresh queue and lock per worker (CAF copies one prototype)
+    }
+
+    queue_type queue;
+    std::mutex mtx;
+    std::condition_variable cv;
+    bool parked = false; // guarded by mtx
+  };
+
+  // -- enqueueing -------------------------------------------------------------
+
+  template <class Coordinator>
+  void central_enqueue(Coordinator* self, caf::resumable* job) {
+    auto n = self->num_workers();
+    auto w = self->worker_by_id(d(self).next_worker++ % n);
+    w->external_enqueue(job);
+  }
+
+  template <class Worker>
+  void external_enqueue(Worker* self, caf::resumable* job) {
+    d(self).queue.append(job);
+    notify(self->parent());
+  }
+
+  template <class Worker>
+  void internal_enqueue(Worker* self, caf::resumable* job) {
+    // The current worker runs it next (LIFO keeps a message chain hot in
+    // cache); another one steals it if this one is busy for long.
+    d(self).queue.prepend(job);
+    // If this job then blocks its thread (a slow handler), the new one must
+    // not wait behind it while another worker sleeps.
+    notify(self->parent());
+  }
+
+  template <class Worker>
+  void resume_job_later(Worker* self, caf::resumable* job) {
+    d(self).queue.append(job);
+  }
+
+  // -- dequeueing -------------------------------------------------------------
+
+  template <class Worker>
+  caf::resumable* dequeue(Worker* self) {
+    if (auto job = d(self).queue.take_head())
+      return job;
+    auto c = self->parent();
+    auto& cd = d(c);
+    bool searching = false; // whether cd.searching counts us
+    for (;;) {
+      if (!searching) {
+        int none = 0;
+        searching = cd.searching.compare_exchange_strong(none, 1);
+      }
+      if (searching) {
+        auto deadline =
+            clock::now() + std::chrono::microseconds{cd.opts.spin_us};
+        for (size_t i = 0;; ++i) {
+          if (auto job = find_job(self)) {
+            stop_searching(c);
+            return job;
+          }
+          if (i % 16 == 15) {
+            if (clock::now() >= deadline)
+              break;
+            // Cores are few and shared with I/O threads: let whatever is
+            // runnable here go first.
+            std::this_thread::yield();
+          } else {
+            cpu_relax();
+          }
+        }
+      }
+      if (auto job = park(self, searching))
+        return job;
+    }
+  }
+
+  // -- shutdown and cleanup ---------------------------------------------------
+
+  template <class Worker, class UnaryFunction>
+  void foreach_resumable(Worker* self, UnaryFunction f) {
+    auto next = [&] { return d(self).queue.take_head(); };
+    for (auto job = next(); job != nullptr; job = next())
+      f(job);
+  }
+
+  template <class Coordinator, class UnaryFunction>
+  void foreach_central_resumable(Coordinator*, UnaryFunction) {
+    // nop: every job sits in a worker's queue
+  }
+
+private:
+  template <class Worker>
+  caf::resumable* find_job(Worker* self) {
+    if (auto job = d(self).queue.take_head())
+      return job;
+    auto c = self->parent();
+    auto n = c->num_workers();
+    for (size_t k = 1; k < n; ++k) {
+      auto victim = c->worker_by_id((self->id() + k) % n);
+      if (auto job = d(victim).queue.take_tail())
+        return job;
+    }
+    return nullptr;
+  }
+
+  template <class Coordinator>
+  static bool any_queued(Coordinator* c) {
+    for (size_t i = 0; i < c->num_workers(); ++i)
+      if (!d(c->worker_by_id(i)).queue.empty())
+        return true;
+    return false;
+  }
+
+  /// The searcher found a job. If more are queued, the search goes on in a
+  /// blocked worker (nobody else would look).
+  template <class Coordinator>
+  void stop_searching(Coordinator* c) {
+    d(c).searching.fetch_sub(1);
+    if (any_queued(c))
+      notify(c);
+  }
+
+  /// Wakes one blocked worker, unless one is already searching.
+  template <class Coordinator>
+  static void notify(Coordinator* c) {
+    auto& cd = d(c);
+    // Pairs with the fence in park(): either we see its parked count, or
+    // it sees our job.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (cd.searching.load(std::memory_order_relaxed) > 0 ||
+        cd.parked.load(std::memory_order_relaxed) == 0)
+      return;
+    for (size_t i = 0; i < c->num_workers(); ++i) {
+      auto& wd = d(c->worker_by_id(i));
+      std::unique_lock<std::mutex> guard{wd.mtx};
+      if (!wd.parked)
+        continue;
+      wd.parked = false;
+      cd.parked.fetch_sub(1);
+      // It wakes as the searcher: further enqueues need not wake anyone.
+      cd.searching.fetch_add(1);
+      guard.unlock();
+      wd.cv.notify_one();
+      return;
+    }
+  }
+
+  /// Blocks until notified (then counted as searching) or the safety
+  /// timeout; returns a job found on the way, if any.
+  template <class Worker>
+  caf::resumable* park(Worker* self, bool& searching) {
+    auto c = self->parent();
+    auto& cd = d(c);
+    auto& wd = d(self);
+    std::unique_lock<std::mutex> guard{wd.mtx};
+    wd.parked = true;
+    cd.parked.fetch_add(1);
+    if (searching) {
+      cd.searching.fetch_sub(1);
+      searching = false;
+    }
+    guard.unlock();
+    // An enqueue that saw us searching did not wake anyone: look once more.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    caf::resumable* job = any_queued(c) ? find_job(self) : nullptr;
+    guard.lock();
+    if (job == nullptr && wd.parked)
+      wd.cv.wait_for(guard, std::chrono::milliseconds{cd.opts.park_timeout_ms},
+                     [&] { return !wd.parked; });
+    if (wd.parked) {
+      // Found a job, or the timeout: nobody woke us.
+      wd.parked = false;
+      cd.parked.fetch_sub(1);
+    } else {
+      // A notifier woke us and counted us as searching.
+      searching = true;
+    }
+    guard.unlock();
+    if (job != nullptr && searching) {
+      searching = false;
+      stop_searching(c);
+    }
+    return job;
+  }
+};
+
+class spin_park_coordinator final
+    : public caf::scheduler::coordinator<spin_park> {
+public:
+  using caf::scheduler::coordinator<spin_park>::coordinator;
+};
+
+} // namespace
+
+std::optional<scheduler_state> scheduler_state_of(caf::actor_system& sys) {
+  auto c = dynamic_cast<spin_park_coordinator*>(&sys.scheduler());
+  if (c == nullptr)
+    return std::nullopt;
+  auto& cd = c->data();
+  return scheduler_state{static_cast<size_t>(cd.searching.load()),
+                         static_cast<size_t>(cd.parked.load())};
+}
+
+void install_scheduler(caf::actor_system_config& cfg,
+                       const scheduler_options* opts) {
+  cfg.module_factories.push_back(
+      [opts](caf::actor_system& sys) -> caf::actor_system::module* {
+        if (opts->policy == "caf") {
+          // What CAF builds when nobody loads a scheduler (with its own
+          // `scheduler.policy` choices beyond work stealing not offered).
+          return new caf::scheduler::coordinator<caf::policy::work_stealing>(
+              sys);
+        }
+        starting_opts = opts;
+        auto result = new spin_park_coordinator(sys);
+        starting_opts = nullptr;
+        return result;
+      });
+}
+
+} // namespace fenix
