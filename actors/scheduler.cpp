@@ -58,7 +58,10 @@ public:
     }
 
     scheduler_options opts;
-    std::atomic<size_t> next_worker{0};
+    /// Jobs from outside the workers (I/O threads, other threads), in
+    /// arrival order: one FIFO for all workers, so that a burst of inbound
+    /// frames is served oldest first whichever worker is free.
+    queue_type inject;
     /// Workers awake without a job (0 or 1: only one searches at a time,
     /// counting a worker that was woken and has not looked yet).
     std::atomic<int> searching{0};
@@ -76,6 +79,7 @@ public:
     }
 
     queue_type queue;
+    size_t ticks = 0;
     std::mutex mtx;
     std::condition_variable cv;
     bool parked = false; // guarded by mtx
@@ -85,9 +89,8 @@ public:
 
   template <class Coordinator>
   void central_enqueue(Coordinator* self, caf::resumable* job) {
-    auto n = self->num_workers();
-    auto w = self->worker_by_id(d(self).next_worker++ % n);
-    w->external_enqueue(job);
+    d(self).inject.append(job);
+    notify(self);
   }
 
   template <class Worker>
@@ -115,7 +118,7 @@ public:
 
   template <class Worker>
   caf::resumable* dequeue(Worker* self) {
-    if (auto job = d(self).queue.take_head())
+    if (auto job = next_job(self))
       return job;
     auto c = self->parent();
     auto& cd = d(c);
@@ -159,14 +162,31 @@ public:
   }
 
   template <class Coordinator, class UnaryFunction>
-  void foreach_central_resumable(Coordinator*, UnaryFunction) {
-    // nop: every job sits in a worker's queue
+  void foreach_central_resumable(Coordinator* self, UnaryFunction f) {
+    auto next = [&] { return d(self).inject.take_head(); };
+    for (auto job = next(); job != nullptr; job = next())
+      f(job);
   }
 
 private:
+  /// Own queue first (the messages our last job sent: cache-hot), then
+  /// the shared FIFO; every 31st job the FIFO goes first, so actors that
+  /// keep messaging each other cannot starve inbound work.
+  template <class Worker>
+  caf::resumable* next_job(Worker* self) {
+    auto& wd = d(self);
+    auto& inject = d(self->parent()).inject;
+    if (++wd.ticks % 31 == 0)
+      if (auto job = inject.take_head())
+        return job;
+    if (auto job = wd.queue.take_head())
+      return job;
+    return inject.take_head();
+  }
+
   template <class Worker>
   caf::resumable* find_job(Worker* self) {
-    if (auto job = d(self).queue.take_head())
+    if (auto job = next_job(self))
       return job;
     auto c = self->parent();
     auto n = c->num_workers();
@@ -180,6 +200,8 @@ private:
 
   template <class Coordinator>
   static bool any_queued(Coordinator* c) {
+    if (!d(c).inject.empty())
+      return true;
     for (size_t i = 0; i < c->num_workers(); ++i)
       if (!d(c->worker_by_id(i)).queue.empty())
         return true;
