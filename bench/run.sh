@@ -107,6 +107,8 @@ median_run() {
   echo "run.sh: $(basename "$out"): median of ${#rows[@]} runs (joins/s: $(printf '%s\n' "${rows[@]}" | sort -n | cut -d' ' -f1 | tr '\n' ' '))"
 }
 
+# The servers that are built, in the order given.
+present=()
 for name in "${servers[@]}"; do
   cmd="$(server_cmd "$name")" || continue
   bin="${cmd%% *}"
@@ -114,14 +116,22 @@ for name in "${servers[@]}"; do
     echo "run.sh: skipping $name: $bin not built"
     continue
   fi
-  for sc in "${scenarios[@]}"; do
-    # The join phase lasts well under a second, so one sample moves by
-    # +-15 % with whatever else the VM does: it runs JOIN_RUNS times (a
-    # fresh server each) and the run with the median joins/s is reported;
-    # the others stay next to it as <name>-join.run<k>.json.
-    runs=1
-    [[ "$sc" == join ]] && runs="${JOIN_RUNS:-3}"
-    for ((k = 1; k <= runs; k++)); do
+  present+=("$name")
+done
+
+# Scenario by scenario, the servers take turns (and the join runs
+# alternate: baseline, fenix, baseline, ...): a VM's host speed drifts over
+# minutes, and a ratio is only fair when both of its figures were measured
+# under the same drift.
+for sc in "${scenarios[@]}"; do
+  # The join phase lasts well under a second, so one sample moves by
+  # +-15 % with whatever else the VM does: it runs JOIN_RUNS times (a
+  # fresh server each) and the run with the median joins/s is reported;
+  # the others stay next to it as <name>-join.run<k>.json.
+  runs=1
+  [[ "$sc" == join ]] && runs="${JOIN_RUNS:-3}"
+  for ((k = 1; k <= runs; k++)); do
+    for name in "${present[@]}"; do
       # A fresh server per scenario: RSS and state start from zero each time.
       start_server "$name" || continue
       echo "run.sh: $name $sc (pid $server_pid, port $port)"
@@ -139,10 +149,12 @@ for name in "${servers[@]}"; do
       cleanup
       command -v jq >/dev/null && jq -c '{headline, errors}' "$out" 2>/dev/null || true
     done
-    if ((runs > 1)); then
-      median_run "$results/$name-$sc" "$runs" "$results/$name-$sc.json"
-    fi
   done
+  if ((runs > 1)); then
+    for name in "${present[@]}"; do
+      median_run "$results/$name-$sc" "$runs" "$results/$name-$sc.json"
+    done
+  fi
 done
 
 "$loadgen" summary "$results"
