@@ -22,9 +22,12 @@ namespace fenix {
 /// they were ~10 % of the server's CPU. spin-park keeps at most one idle
 /// worker searching (it spins for `fenix.scheduler-spin-us`, yielding the
 /// core, then blocks), and an enqueue wakes a blocked worker only when no
-/// worker is searching. Messages an actor sends go to its own worker's queue
-/// (run next, cache-hot) but count as enqueues too, so a handler that blocks
-/// its thread never strands the jobs queued behind it while a worker sleeps.
+/// worker is searching. Jobs from other threads (inbound frames from the
+/// io threads) go to one FIFO that every worker takes from, so they are
+/// served oldest first by whichever worker is free. Messages an actor sends go
+/// to its own worker's queue (run next, cache-hot) but count as enqueues too,
+/// so a handler that blocks its thread never strands the jobs queued behind it
+/// while a worker sleeps.
 ///
 /// `caf` keeps CAF's own scheduler (`scheduler.policy`, `work-stealing.*`).
 struct scheduler_options {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
@@ -149,6 +150,65 @@ BOOST_AUTO_TEST_CASE(no_wakeup_is_lost_at_the_spin_to_block_boundary) {
   caf::scoped_actor self{s};
   self->send_exit(head, caf::exit_reason::user_shutdown);
   self->send_exit(tail, caf::exit_reason::user_shutdown);
+}
+
+// With one worker held by a blocking handler, jobs enqueued from outside
+// the workers must reach the free worker oldest first. Dealt round-robin
+// into per-worker queues, every other one would wait for the blocked
+// worker (or be stolen from the tail of its queue, newest first).
+BOOST_AUTO_TEST_CASE(jobs_from_outside_are_served_in_arrival_order) {
+  no_safety_net_config cfg;
+  fenix::system sys{cfg};
+  auto& s = sys.sys();
+  constexpr int n = 12;
+  struct record {
+    std::mutex mtx;
+    std::vector<int> order;
+    std::promise<void> all_seen;
+  };
+  auto rec = std::make_shared<record>();
+  std::vector<caf::actor> recorders;
+  for (int k = 0; k < n; ++k)
+    recorders.push_back(s.spawn(
+        [rec](int) -> caf::behavior {
+          return {[rec](int k) {
+            std::lock_guard<std::mutex> guard{rec->mtx};
+            rec->order.push_back(k);
+            if (rec->order.size() == static_cast<size_t>(n))
+              rec->all_seen.set_value();
+          }};
+        },
+        tag));
+  auto holding = std::make_shared<std::promise<void>>();
+  auto release = std::make_shared<std::promise<void>>();
+  auto blocker = s.spawn(
+      [holding, release](int) -> caf::behavior {
+        return {[holding, release](int) {
+          holding->set_value();
+          release->get_future().wait_for(10s); // a slow user handler
+        }};
+      },
+      tag);
+  BOOST_REQUIRE(all_parked(s, 5s)); // every actor initialized
+  caf::anon_send(blocker, 1);
+  BOOST_REQUIRE(holding->get_future().wait_for(5s) ==
+                std::future_status::ready);
+  for (int k = 0; k < n; ++k)
+    caf::anon_send(recorders[k], k);
+  auto done = rec->all_seen.get_future().wait_for(5s);
+  release->set_value();
+  BOOST_REQUIRE(done == std::future_status::ready);
+  std::vector<int> expected(n);
+  for (int k = 0; k < n; ++k)
+    expected[k] = k;
+  {
+    std::lock_guard<std::mutex> guard{rec->mtx};
+    BOOST_TEST(rec->order == expected, boost::test_tools::per_element());
+  }
+  caf::scoped_actor self{s};
+  for (auto& r : recorders)
+    self->send_exit(r, caf::exit_reason::user_shutdown);
+  self->send_exit(blocker, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_CASE(fenix_scheduler_caf_keeps_cafs_work_stealing) {
