@@ -156,32 +156,37 @@ public:
 
   template <class Worker, class UnaryFunction>
   void foreach_resumable(Worker* self, UnaryFunction f) {
-    auto next = [&] { return d(self).queue.take_head(); };
-    for (auto job = next(); job != nullptr; job = next())
-      f(job);
+    drain(d(self).queue, f);
   }
 
   template <class Coordinator, class UnaryFunction>
   void foreach_central_resumable(Coordinator* self, UnaryFunction f) {
-    auto next = [&] { return d(self).inject.take_head(); };
-    for (auto job = next(); job != nullptr; job = next())
-      f(job);
+    drain(d(self).inject, f);
   }
 
 private:
+  template <class UnaryFunction>
+  static void drain(queue_type& q, UnaryFunction& f) {
+    for (auto job = q.take_head(); job != nullptr; job = q.take_head())
+      f(job);
+  }
+
   /// Own queue first (the messages our last job sent: cache-hot), then
   /// the shared FIFO; every 31st job the FIFO goes first, so actors that
-  /// keep messaging each other cannot starve inbound work.
+  /// keep messaging each other cannot starve inbound work. Only jobs taken
+  /// count: the probes of a searching worker do not.
   template <class Worker>
   caf::resumable* next_job(Worker* self) {
     auto& wd = d(self);
     auto& inject = d(self->parent()).inject;
-    if (++wd.ticks % 31 == 0)
-      if (auto job = inject.take_head())
-        return job;
-    if (auto job = wd.queue.take_head())
-      return job;
-    return inject.take_head();
+    caf::resumable* job = wd.ticks % 31 == 30 ? inject.take_head() : nullptr;
+    if (job == nullptr)
+      job = wd.queue.take_head();
+    if (job == nullptr)
+      job = inject.take_head();
+    if (job != nullptr)
+      ++wd.ticks;
+    return job;
   }
 
   template <class Worker>
