@@ -95,6 +95,7 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg) {
   io.address = cfg.address;
   io.port = cfg.port;
   io.threads = std::max<size_t>(cfg.io_threads, 1);
+  io.spin_us = cfg.io_spin_us;
   io.backlog = cfg.backlog;
   io.reuse_port = cfg.reuse_port;
   io.static_dir = cfg.static_dir;

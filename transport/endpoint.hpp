@@ -44,6 +44,11 @@ struct endpoint_config {
   /// Threads running Asio's io_context (1 measured best on 2 cores, see
   /// docs/transport.md).
   size_t io_threads = 1;
+  /// How long an io thread that ran out of work keeps polling before it
+  /// blocks in epoll (0: block at once). Spinning yields to every other
+  /// runnable thread; on VMs it saves the vCPU's halt and wake-up per
+  /// burst of frames (bench/README.md, echo (b)).
+  size_t io_spin_us = 50;
   int backlog = 1024;
   /// SO_REUSEPORT, for several fenix processes on one port.
   bool reuse_port = false;

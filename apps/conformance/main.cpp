@@ -19,6 +19,7 @@ struct conformance_config : fenix::config {
   uint16_t port = 4000;
   std::string admin_token;
   size_t io_threads = 1;
+  size_t io_spin_us = 50;
   size_t pubsub_shards = 2;
   conformance_config() {
     opt_group{custom_options_, "global"}
@@ -27,6 +28,8 @@ struct conformance_config : fenix::config {
       .add(admin_token, "admin-token",
            "enable /_fenix inspection with this bearer token")
       .add(io_threads, "io-threads", "Asio io threads")
+      .add(io_spin_us, "io-spin-us",
+           "microseconds an idle io thread polls before it blocks")
       .add(pubsub_shards, "pubsub-shards", "PubSub shards");
   }
 };
@@ -43,6 +46,7 @@ int run(fenix::system& sys, const conformance_config& cfg) {
   ep_cfg.address = cfg.host;
   ep_cfg.port = cfg.port;
   ep_cfg.io_threads = cfg.io_threads;
+  ep_cfg.io_spin_us = cfg.io_spin_us;
   ep_cfg.children.push_back(std::move(ps_spec));
   ep_cfg.children.push_back(std::move(presence_spec));
   fenix::transport::socket_options opts;

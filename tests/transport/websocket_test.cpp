@@ -640,20 +640,10 @@ BOOST_AUTO_TEST_CASE(listener_crash_restarts_connections_and_keeps_serving) {
   BOOST_TEST(f->payload == "after restart");
 }
 
-BOOST_AUTO_TEST_CASE(pipelined_echo_on_two_io_threads) {
-  // Regression: a spurious readiness wake-up once made read_some block an
-  // io thread (the socket was not in user non-blocking mode), stalling
-  // whole connections. Many pipelined messages on two io threads hit it.
-  endpoint_config c;
-  c.io_threads = 2;
-  c.socket("/socket", echo_factory());
-  start(std::move(c));
-  constexpr size_t conns = 20;
-  constexpr int rounds = 200;
-  constexpr int depth = 4;
-  std::vector<raw_client> clients;
-  for (size_t i = 0; i < conns; ++i)
-    clients.push_back(open_ws(port()));
+namespace {
+
+/// Many pipelined echoes on `clients`, each answered in order.
+void pipelined_echo(std::vector<raw_client>& clients, int rounds, int depth) {
   for (int r = 0; r < rounds; ++r) {
     for (auto& cl : clients)
       for (int k = 0; k < depth; ++k)
@@ -665,6 +655,78 @@ BOOST_AUTO_TEST_CASE(pipelined_echo_on_two_io_threads) {
         BOOST_REQUIRE_EQUAL(f->payload, "m" + std::to_string(k));
       }
   }
+}
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(io_threads_that_block_at_once_serve_everything) {
+  // io_spin_us = 0: the io threads block in epoll as soon as they run out
+  // of handlers (the plain io_context::run path), one thread and two.
+  for (size_t threads : {1, 2}) {
+    BOOST_TEST_CONTEXT("io threads: " << threads) {
+      endpoint_config c;
+      c.io_threads = threads;
+      c.io_spin_us = 0;
+      c.socket("/socket", echo_factory());
+      start(std::move(c));
+      std::vector<raw_client> clients;
+      for (size_t i = 0; i < 5; ++i)
+        clients.push_back(open_ws(port()));
+      pipelined_echo(clients, 50, 4);
+      ep->stop();
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_io_thread_stops_spinning) {
+  // After its spin time an io thread with nothing to do must block, not
+  // keep polling: an idle server costs no CPU. A thread that kept spinning
+  // would use about the whole window (it yields only to runnable threads,
+  // and nothing else runs here).
+  endpoint_config c;
+  c.io_spin_us = 2000;
+  c.socket("/socket", echo_factory());
+  start(std::move(c));
+  auto cl = open_ws(port());
+  BOOST_REQUIRE(cl.send_text("wake"));
+  BOOST_REQUIRE(cl.read_frame(5s));
+  std::this_thread::sleep_for(50ms); // past the spin time
+  auto cpu0 = process_cpu_seconds();
+  auto wall0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(300ms);
+  auto cpu = process_cpu_seconds() - cpu0;
+  std::chrono::duration<double> wall = std::chrono::steady_clock::now() - wall0;
+  BOOST_TEST(cpu < 0.3 * wall.count(),
+             "process CPU " << cpu << " s in " << wall.count() << " s idle");
+  // And it still wakes for the next frame.
+  BOOST_REQUIRE(cl.send_text("again"));
+  auto f = cl.read_frame(5s);
+  BOOST_REQUIRE(f);
+  BOOST_TEST(f->payload == "again");
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_echo_on_two_io_threads) {
+  // Regression: a spurious readiness wake-up once made read_some block an
+  // io thread (the socket was not in user non-blocking mode), stalling
+  // whole connections. Many pipelined messages on two io threads hit it.
+  // Both threads spin before they block (only one at a time polls).
+  endpoint_config c;
+  c.io_threads = 2;
+  c.socket("/socket", echo_factory());
+  start(std::move(c));
+  constexpr size_t conns = 20;
+  constexpr int rounds = 200;
+  constexpr int depth = 4;
+  std::vector<raw_client> clients;
+  for (size_t i = 0; i < conns; ++i)
+    clients.push_back(open_ws(port()));
+  pipelined_echo(clients, rounds, depth);
 }
 
 BOOST_AUTO_TEST_CASE(max_connections_answers_503) {

@@ -25,6 +25,7 @@ struct io_config {
   std::string address = "127.0.0.1";
   uint16_t port = 0;
   size_t threads = 1;
+  size_t spin_us = 50;
   int backlog = 1024;
   bool reuse_port = false;
   std::string static_dir;
