@@ -17,7 +17,7 @@
 #   LOADGEN_ARGS      extra fenix_loadgen flags, e.g. "--rounds 5"
 #   BENCH_RESULTS     results directory [bench/results]
 #   SCENARIO_TIMEOUT  seconds before one scenario is killed [300]
-#   JOIN_RUNS         join runs per server, the median is reported [3]
+#   JOIN_RUNS         join runs per server, the median is reported [5]
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -129,7 +129,7 @@ for sc in "${scenarios[@]}"; do
   # fresh server each) and the run with the median joins/s is reported;
   # the others stay next to it as <name>-join.run<k>.json.
   runs=1
-  [[ "$sc" == join ]] && runs="${JOIN_RUNS:-3}"
+  [[ "$sc" == join ]] && runs="${JOIN_RUNS:-5}"
   for ((k = 1; k <= runs; k++)); do
     for name in "${present[@]}"; do
       # A fresh server per scenario: RSS and state start from zero each time.
