@@ -4,6 +4,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <ctime>
 #include <thread>
 
 #include <caf/send.hpp>
