@@ -290,32 +290,36 @@ public:
   /// ran out of ready handlers keeps polling for that long before it
   /// blocks in epoll: on a VM an idle vCPU halts, and waking it (and the
   /// context switch) cost more than the poll, in CPU per frame and in
-  /// latency (bench/README.md, echo (b)). At most one io thread spins.
+  /// latency (bench/README.md, echo (b)).
   void run_io(net::io_context& ioc) {
-    using clock = std::chrono::steady_clock;
-    const std::chrono::microseconds spin{cfg_.spin_us};
-    if (spin.count() == 0) {
+    if (cfg_.spin_us == 0) {
       ioc.run();
       return;
     }
     while (!ioc.stopped()) {
-      if (ioc.poll() > 0)
+      if (ioc.poll() > 0 || spin_poll(ioc))
         continue;
-      int none = 0;
-      if (!ioc.stopped() && spinning_.compare_exchange_strong(none, 1)) {
-        bool ran = false;
-        auto deadline = clock::now() + spin;
-        while (!ran && !ioc.stopped() && clock::now() < deadline) {
-          // Cores are few: whatever else is runnable here goes first.
-          std::this_thread::yield();
-          ran = ioc.poll() > 0;
-        }
-        spinning_.store(0);
-        if (ran)
-          continue;
-      }
       ioc.run_one();
     }
+  }
+
+  /// Polls until a handler ran (true) or the spin time passed. At most one
+  /// io thread spins; the others block at once.
+  bool spin_poll(net::io_context& ioc) {
+    int none = 0;
+    if (!spinning_.compare_exchange_strong(none, 1))
+      return false;
+    auto deadline = std::chrono::steady_clock::now()
+                    + std::chrono::microseconds{cfg_.spin_us};
+    bool ran = false;
+    while (!ran && !ioc.stopped()
+           && std::chrono::steady_clock::now() < deadline) {
+      // Cores are few: whatever else is runnable here goes first.
+      std::this_thread::yield();
+      ran = ioc.poll() > 0;
+    }
+    spinning_.store(0);
+    return ran;
   }
 
   void start_accepting() override {
