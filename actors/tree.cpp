@@ -295,50 +295,93 @@ bool split_members(std::string_view text, std::vector<member>& out) {
 // and joins (transport, protocol, topics): on the join path, under the
 // tree's global lock. Both sides are therefore merged as serialized text,
 // member by member, without parsing either into a DOM; the new members
-// are serialized before taking the lock.
+// are serialized before taking the lock, and the split tables are reused
+// per thread.
+namespace {
+
+struct merge_scratch {
+  std::string add_text;
+  std::vector<member> add;
+  std::vector<member> cur;
+
+  static merge_scratch& get() {
+    thread_local merge_scratch x;
+    return x;
+  }
+
+  /// False when there is nothing to merge.
+  bool prepare(const boost::json::object& details) {
+    if (details.empty())
+      return false;
+    add_text = boost::json::serialize(details);
+    split_members(add_text, add);
+    return true;
+  }
+
+  /// Merges the prepared members into `text` (the tree's lock held).
+  void apply(std::string& text) {
+    // Details are only ever written here and by set_details, both through
+    // Boost.JSON, so the current text always splits.
+    if (text.empty() || !split_members(text, cur)) {
+      text.assign(add_text);
+      return;
+    }
+    // Replaced values take their new text in place; the rest of `add` is
+    // appended. Sized exactly: one such string per connection stays.
+    size_t size = 1; // '{' (the last ',' becomes '}')
+    for (auto& m : cur) {
+      for (auto& a : add)
+        if (a.key == m.key) {
+          m.value = a.value;
+          a.key = {};
+          break;
+        }
+      size += m.key.size() + m.value.size() + 1;
+    }
+    for (auto& a : add)
+      if (!a.key.empty())
+        size += a.key.size() + a.value.size() + 1;
+    std::string out;
+    out.reserve(size);
+    out += '{';
+    for (auto* v : {&cur, &add})
+      for (auto& m : *v)
+        if (!m.key.empty()) {
+          out += m.key;
+          out += m.value;
+          out += ',';
+        }
+    out.back() = '}';
+    text = std::move(out);
+  }
+};
+
+} // namespace
+
 void actor_tree::merge_details(caf::actor_id id,
                                const boost::json::object& details) {
-  if (details.empty())
+  auto& scratch = merge_scratch::get();
+  if (!scratch.prepare(details))
     return;
-  auto add_text = boost::json::serialize(details);
-  std::vector<member> add;
-  split_members(add_text, add);
-  std::vector<member> cur;
   std::lock_guard<std::mutex> guard{impl_->mtx};
-  auto i = impl_->nodes.find(id);
-  if (i == impl_->nodes.end())
-    return;
-  auto& text = i->second->details;
-  // Details are only ever written here and by set_details, both through
-  // Boost.JSON, so the current text always splits.
-  if (text.empty() || !split_members(text, cur)) {
-    text = std::move(add_text);
-    return;
+  if (auto i = impl_->nodes.find(id); i != impl_->nodes.end())
+    scratch.apply(i->second->details);
+}
+
+void actor_tree::place(caf::actor_id id, std::string name, std::string kind,
+                       caf::actor_id parent,
+                       const boost::json::object& details) {
+  auto& scratch = merge_scratch::get();
+  auto merge = scratch.prepare(details);
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  if (auto i = impl_->nodes.find(id); i != impl_->nodes.end()) {
+    auto& n = *i->second;
+    n.name = std::move(name);
+    n.kind = std::move(kind);
+    n.parent = parent;
+    if (merge)
+      scratch.apply(n.details);
   }
-  std::string out;
-  out.reserve(text.size() + add_text.size());
-  out += '{';
-  for (auto& m : cur) {
-    auto value = m.value;
-    for (auto& a : add)
-      if (a.key == m.key) {
-        value = a.value;
-        a.key = {}; // replaced in place, not appended below
-        break;
-      }
-    out += m.key;
-    out += value;
-    out += ',';
-  }
-  for (auto& a : add)
-    if (!a.key.empty()) {
-      out += a.key;
-      out += a.value;
-      out += ',';
-    }
-  out.back() = '}';
-  out.shrink_to_fit();
-  text = std::move(out);
 }
 
 tree_node_ptr actor_tree::find(caf::actor_id id) const {

@@ -114,6 +114,11 @@ public:
   void place(caf::actor_id id, std::string name, std::string kind,
              caf::actor_id parent);
 
+  /// `place` and `merge_details` under one acquisition of the tree's lock:
+  /// the join path places every channel it starts.
+  void place(caf::actor_id id, std::string name, std::string kind,
+             caf::actor_id parent, const boost::json::object& details);
+
   void set_name(caf::actor_id id, std::string name);
 
   /// Replaces (or merges, for `merge_details`) the extra key/value pairs that

@@ -107,13 +107,14 @@ public:
     out_ = conn.outlet();
     if (id_)
       ps_.subscribe(*id_, caf::actor_cast<caf::actor>(conn.self()));
-    boost::json::object details;
+  }
+
+  void describe(boost::json::object& details) const override {
     details["protocol"] = "phoenix";
     details["serializer"] = std::string{ser_->version()};
     if (id_)
       details["socket_id"] = *id_;
     details["topics"] = boost::json::array{};
-    conn.self()->rt().tree().merge_details(conn.self()->id(), details);
   }
 
   void on_text(transport::connection& conn, std::string& text) override {
@@ -298,14 +299,12 @@ private:
     init.max_seconds = us_->max_seconds;
     auto self = conn.self();
     auto chan = spawn_channel_server(self, std::move(init));
-    auto& tree = self->rt().tree();
-    tree.record(chan);
-    tree.place(chan.id(), topic, "channel", self->id());
+    // The channel server recorded itself (a fenix::actor): place it.
     boost::json::object details;
     details["topic"] = topic;
     details["join_ref"] = e.join_ref;
     details["restart"] = to_string(e.r->restart);
-    tree.merge_details(chan.id(), details);
+    self->rt().tree().place(chan.id(), topic, "channel", self->id(), details);
     self->monitor(chan);
     e.chan = chan;
     joining_ = std::make_unique<join_wait>(

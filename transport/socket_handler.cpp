@@ -19,6 +19,10 @@ void socket_handler::on_open(connection&) {
   // nop
 }
 
+void socket_handler::describe(boost::json::object&) const {
+  // nop
+}
+
 void socket_handler::on_binary(connection& conn, std::string&) {
   conn.close(detail::close_code::unsupported_data, "binary not supported");
 }

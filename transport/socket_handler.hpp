@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/fwd.hpp>
 #include <caf/fwd.hpp>
 #include <caf/message_handler.hpp>
 
@@ -87,6 +88,12 @@ public:
 
   /// The transport is open; frames pushed now follow the handshake.
   virtual void on_open(connection& conn);
+
+  /// What the actor tree shows of this protocol on the connection (e.g.
+  /// its name and serializer), added to the transport's own details right
+  /// after `on_open`: one write into the tree per connection start.
+  /// Later changes go through `merge_details` on the tree.
+  virtual void describe(boost::json::object& details) const;
 
   /// A complete text message (valid UTF-8). The string may be moved from.
   virtual void on_text(connection& conn, std::string& text) = 0;

@@ -85,6 +85,15 @@ BOOST_AUTO_TEST_CASE(merge_details_appends_replaces_and_keeps_nesting_apart) {
   tree.set_details(a.id(), {});
   tree.merge_details(a.id(), {{"x", true}});
   BOOST_TEST(details().size() == 1u);
+  // place with details merges too, and sets where the actor hangs
+  tree.place(a.id(), "room:a", "channel", 0, {{"x", false}, {"t", "room:a"}});
+  auto snap = tree.snapshot(a.id());
+  BOOST_REQUIRE(snap);
+  BOOST_TEST(snap->name == "room:a");
+  BOOST_TEST(snap->kind == "channel");
+  BOOST_TEST(snap->details.size() == 2u);
+  BOOST_TEST(snap->details.at("x").as_bool() == false);
+  BOOST_TEST(snap->details.at("t").as_string() == "room:a");
   kill_and_wait(a);
 }
 

@@ -437,9 +437,20 @@ BOOST_AUTO_TEST_CASE(channels_live_in_the_tree_under_their_connection) {
   BOOST_REQUIRE(ch);
   BOOST_TEST(ch->kind == "channel");
   BOOST_TEST(ch->details.at("join_ref") == "1");
+  BOOST_TEST(ch->details.at("topic") == "room:t");
+  BOOST_TEST(ch->details.at("restart") == "temporary");
   auto parent = sys.tree().snapshot(ch->parent);
   BOOST_REQUIRE(parent);
-  BOOST_TEST(parent->details.at("topics").as_array().size() == 1u);
+  BOOST_TEST(parent->kind == "connection");
+  // The transport's details and the protocol's (socket_handler::describe)
+  // land together; the join added the topic.
+  auto& pd = parent->details;
+  BOOST_TEST(pd.at("transport") == "websocket");
+  BOOST_TEST(std::string_view{pd.at("peer").as_string()}.substr(0, 10)
+             == "127.0.0.1:");
+  BOOST_TEST(pd.at("protocol") == "phoenix");
+  BOOST_TEST(pd.at("serializer") == "2.0.0");
+  BOOST_TEST(pd.at("topics") == (json::array{"room:t"}));
   send(c, frame("1", "2", "room:t", "phx_leave", json::object{}));
   next(c);
   next(c);

@@ -77,13 +77,6 @@ public:
   }
 
   caf::behavior make_behavior() override {
-    boost::json::object details;
-    details["transport"] = info_.transport;
-    details["peer"] = info_.peer_address + ":" + std::to_string(info_.peer_port);
-    details["path"] = info_.path;
-    if (!info_.subprotocol.empty())
-      details["subprotocol"] = info_.subprotocol;
-    rt().tree().merge_details(id(), details);
     set_default_handler(
       [this](caf::scheduled_actor*,
              caf::message_view& mv) -> caf::result<caf::message> {
@@ -140,6 +133,15 @@ public:
     try {
       extra = handler_->make_handlers(ctx_);
       handler_->on_open(ctx_);
+      boost::json::object details;
+      details["transport"] = info_.transport;
+      details["peer"] = info_.peer_address + ":"
+                        + std::to_string(info_.peer_port);
+      details["path"] = info_.path;
+      if (!info_.subprotocol.empty())
+        details["subprotocol"] = info_.subprotocol;
+      handler_->describe(details);
+      rt().tree().merge_details(id(), details);
     } catch (...) {
       crash(describe(std::current_exception()));
       throw;

@@ -142,7 +142,9 @@ class io_server_impl;
 class http_session : public response_sink,
                      public std::enable_shared_from_this<http_session> {
 public:
-  http_session(tcp::socket sock, std::shared_ptr<io_server_impl> srv);
+  /// `peer` as accept() reported it (a getpeername saved per connection).
+  http_session(tcp::socket sock, tcp::endpoint peer,
+               std::shared_ptr<io_server_impl> srv);
   ~http_session() override;
 
   void run();
@@ -196,6 +198,7 @@ private:
   // Declared before the socket: it keeps the io_context alive.
   std::shared_ptr<io_server_impl> srv_;
   tcp::socket sock_;
+  tcp::endpoint peer_;
   beast::flat_buffer buf_;
   std::optional<http::request_parser<http::string_body>> parser_;
   net::steady_timer timer_;
@@ -487,8 +490,9 @@ public:
 
 private:
   void do_accept() {
+    // One accept is outstanding at a time: accept_peer_ is its output.
     acceptor_.async_accept(
-      net::make_strand(core_->ioc),
+      net::make_strand(core_->ioc), accept_peer_,
       [self = shared_from_this(), gen = generation_](
         const boost::system::error_code& ec, tcp::socket sock) {
         self->on_accept(ec, std::move(sock), gen);
@@ -520,7 +524,9 @@ private:
     }
     boost::system::error_code ignored;
     sock.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<http_session>(std::move(sock), shared_from_this())->run();
+    std::make_shared<http_session>(std::move(sock), accept_peer_,
+                                   shared_from_this())
+      ->run();
     do_accept();
   }
 
@@ -528,6 +534,7 @@ private:
   std::shared_ptr<io_core> core_;
   std::vector<std::shared_ptr<mount_state>> mounts_;
   tcp::acceptor acceptor_;
+  tcp::endpoint accept_peer_;
   net::steady_timer retry_;
   std::vector<std::thread> threads_;
   std::string static_root_;
@@ -554,9 +561,11 @@ private:
 
 // -- http_session implementation --------------------------------------------------------
 
-http_session::http_session(tcp::socket sock, std::shared_ptr<io_server_impl> srv)
+http_session::http_session(tcp::socket sock, tcp::endpoint peer,
+                           std::shared_ptr<io_server_impl> srv)
     : srv_(std::move(srv)),
       sock_(std::move(sock)),
+      peer_(peer),
       timer_(sock_.get_executor()) {
   // nop
 }
@@ -685,12 +694,8 @@ http_request http_session::to_plain(request& req, std::string path,
     out.headers.emplace_back(to_lower(sv(f.name_string())),
                              std::string{sv(f.value())});
   out.body = std::move(req.body());
-  boost::system::error_code ec;
-  auto ep = sock_.remote_endpoint(ec);
-  if (!ec) {
-    out.peer_address = ep.address().to_string();
-    out.peer_port = ep.port();
-  }
+  out.peer_address = peer_.address().to_string();
+  out.peer_port = peer_.port();
   return out;
 }
 
@@ -713,12 +718,8 @@ void http_session::handle_websocket(const std::shared_ptr<mount_state>& m,
   for (auto& f : req)
     info.headers.emplace_back(to_lower(sv(f.name_string())),
                               std::string{sv(f.value())});
-  boost::system::error_code ec;
-  auto ep = sock_.remote_endpoint(ec);
-  if (!ec) {
-    info.peer_address = ep.address().to_string();
-    info.peer_port = ep.port();
-  }
+  info.peer_address = peer_.address().to_string();
+  info.peer_port = peer_.port();
   // 1. Origin.
   if (auto origin = info.header("origin");
       origin && !m->opts.check_origin.allows(*origin)) {
