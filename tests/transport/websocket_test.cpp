@@ -573,6 +573,37 @@ BOOST_AUTO_TEST_CASE(slow_reader_is_dropped_fast_reader_gets_everything) {
   BOOST_TEST(ep->stats().connections == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(frames_of_every_size_around_the_read_inbox_arrive_intact) {
+  // The reactor reads into a small per-connection inbox and the rest of a
+  // burst into the io thread's buffer: frames of every size across that
+  // boundary, sent back to back (the server reads them in bursts that
+  // split frames anywhere), must each arrive whole and in order.
+  endpoint_config c;
+  c.socket("/socket", echo_factory());
+  start(std::move(c));
+  raw_client cl;
+  BOOST_REQUIRE(cl.connect(port()));
+  auto rep = cl.handshake();
+  BOOST_REQUIRE(rep);
+  BOOST_REQUIRE_EQUAL(rep->status, 101);
+  auto payload = [](size_t size) {
+    std::string s(size, ' ');
+    for (size_t i = 0; i < size; ++i)
+      s[i] = static_cast<char>('a' + (size + i) % 26);
+    return s;
+  };
+  constexpr size_t max_size = 300;
+  for (int round = 0; round < 3; ++round) {
+    for (size_t size = 1; size <= max_size; ++size)
+      BOOST_REQUIRE(cl.send_text(payload(size)));
+    for (size_t size = 1; size <= max_size; ++size) {
+      auto f = cl.read_frame(5s);
+      BOOST_REQUIRE(f);
+      BOOST_REQUIRE_EQUAL(f->payload, payload(size));
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(many_concurrent_echo_connections) {
   endpoint_config c;
   c.socket("/socket", echo_factory());

@@ -2,6 +2,7 @@
 // socket, an outbound queue that leaves in one gather-write per flush, and
 // no read buffer while idle. Asio only (no Beast, no CAF).
 
+#include <array>
 #include <cerrno>
 #include <iterator>
 #include <memory>
@@ -152,7 +153,7 @@ public:
       consume(reinterpret_cast<const uint8_t*>(leftover.data()),
               leftover.size());
     if (phase_ != phase::closed)
-      do_wait();
+      do_read();
   }
 
   // -- link: called from any thread ------------------------------------------
@@ -252,42 +253,56 @@ private:
 
   // -- reading --------------------------------------------------------------------
 
-  void do_wait() {
-    sock_.async_wait(tcp::socket::wait_read,
-                     [self = shared_from_this()](
-                       const boost::system::error_code& ec) {
-                       self->on_readable(ec);
-                     });
+  // A read waits in Asio's reactor with the small inbox_ as its buffer,
+  // not with async_wait: Asio re-registers the descriptor with epoll
+  // (epoll_ctl) for every wait, while a read it queues costs no syscall
+  // once the socket was drained. Whatever does not fit the inbox is read
+  // at once into the io thread's buffer, so an idle connection still holds
+  // no real read buffer.
+  void do_read() {
+    sock_.async_read_some(net::buffer(inbox_),
+                          [self = shared_from_this()](
+                            const boost::system::error_code& ec, size_t n) {
+                            self->on_read(ec, n);
+                          });
   }
 
-  void on_readable(const boost::system::error_code& ec) {
+  void on_read(const boost::system::error_code& ec, size_t n) {
     if (phase_ == phase::closed)
       return;
     if (ec) {
+      // EOF or reset: the client is gone (or finished its close).
       record(close_code::abnormal, "", closed_by::network);
       finish();
       return;
     }
-    // Re-arm before reading: Asio's epoll reactor is edge-triggered, and
-    // data arriving after the wait is armed always completes it.
-    do_wait();
-    auto* buf = thread_read_buffer();
-    for (;;) {
-      boost::system::error_code rec;
-      auto n = sock_.read_some(net::buffer(buf, read_chunk), rec);
-      if (rec == net::error::would_block || rec == net::error::try_again)
-        return;
-      if (rec) {
-        // EOF or reset: the client is gone (or finished its close).
-        record(close_code::abnormal, "", closed_by::network);
-        finish();
-        return;
+    touch();
+    consume(inbox_.data(), n);
+    if (phase_ == phase::closed)
+      return;
+    // A full inbox: more may be waiting. Drain the socket before the next
+    // read is queued, or that read would take the bytes first (Asio tries
+    // a queued read at once while the socket may hold data).
+    if (n == inbox_.size()) {
+      auto* buf = thread_read_buffer();
+      for (;;) {
+        boost::system::error_code rec;
+        auto m = sock_.read_some(net::buffer(buf, read_chunk), rec);
+        if (rec == net::error::would_block || rec == net::error::try_again)
+          break;
+        if (rec) {
+          record(close_code::abnormal, "", closed_by::network);
+          finish();
+          return;
+        }
+        consume(buf, m);
+        if (phase_ == phase::closed)
+          return;
+        if (m < read_chunk)
+          break; // a short read drained the socket
       }
-      touch();
-      consume(buf, n);
-      if (phase_ == phase::closed || n < read_chunk)
-        return; // a short read drained the socket; the armed wait follows
     }
+    do_read();
   }
 
   void consume(const uint8_t* pos, size_t n) {
@@ -698,6 +713,9 @@ private:
   // Strand only.
   std::unique_ptr<peer> peer_;
   ws_reader reader_;
+  // The reactor's read lands here: big enough for the usual Phoenix frame
+  // (a join, a heartbeat, a push), small for every idle connection.
+  std::array<uint8_t, 96> inbox_;
   std::string handshake_;
   // The gather-write in flight: the strand's, or a direct write's (the
   // holder of write_active_ owns it).
