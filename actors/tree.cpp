@@ -173,17 +173,39 @@ actor_tree::~actor_tree() {
 }
 
 tree_node_ptr actor_tree::record(const caf::strong_actor_ptr& hdl) {
+  return record_impl(hdl, nullptr, nullptr, 0);
+}
+
+tree_node_ptr actor_tree::record(const caf::actor& hdl, std::string name,
+                                 std::string kind, caf::actor_id parent) {
+  return record_impl(caf::actor_cast<caf::strong_actor_ptr>(hdl), &name,
+                     &kind, parent);
+}
+
+tree_node_ptr actor_tree::record_impl(const caf::strong_actor_ptr& hdl,
+                                      std::string* name, std::string* kind,
+                                      caf::actor_id parent) {
   if (!hdl)
     return nullptr;
   auto id = hdl->id();
+  auto place = [&](tree_node& n) {
+    if (name) {
+      n.name = std::move(*name);
+      n.kind = std::move(*kind);
+      n.parent = parent;
+    }
+  };
   tree_node_ptr node;
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
     auto& slot = impl_->nodes[id];
-    if (slot)
+    if (slot) {
+      place(*slot);
       return slot;
+    }
     slot = std::make_shared<tree_node>(id);
     slot->handle = caf::weak_actor_ptr{hdl.get()};
+    place(*slot);
     node = slot;
   }
   std::weak_ptr<impl> weak = impl_;

@@ -110,6 +110,11 @@ public:
   tree_node_ptr record(const caf::strong_actor_ptr& hdl);
   tree_node_ptr record(const caf::actor& hdl);
 
+  /// `record` and `place` under one acquisition of the tree's lock: what a
+  /// supervisor does for every child it starts or adopts.
+  tree_node_ptr record(const caf::actor& hdl, std::string name,
+                       std::string kind, caf::actor_id parent);
+
   /// Sets where an actor hangs in the tree and what it is.
   void place(caf::actor_id id, std::string name, std::string kind,
              caf::actor_id parent);
@@ -143,6 +148,11 @@ public:
   size_t size() const;
 
 private:
+  /// Placement only when `name` is set (then `kind` too).
+  tree_node_ptr record_impl(const caf::strong_actor_ptr& hdl,
+                            std::string* name, std::string* kind,
+                            caf::actor_id parent);
+
   struct impl;
   std::shared_ptr<impl> impl_;
 };

@@ -247,16 +247,14 @@ private:
     auto pid = child.id();
     (*handles_)[pid] = child;
     monitor(child);
-    auto& tree = rt().tree();
     auto adopted = c->spec.ack == start_ack::adopt;
-    if (auto node = tree.record(child)) {
+    if (auto node = rt().tree().record(
+          child, c->spec.id,
+          c->spec.kind.empty() ? fenix::to_string(c->spec.type) : c->spec.kind,
+          id())) {
       node->restarts.store(c->restarts, std::memory_order_relaxed);
       node->set_state(adopted ? actor_state::running : actor_state::starting);
     }
-    tree.place(pid, c->spec.id,
-               c->spec.kind.empty() ? fenix::to_string(c->spec.type)
-                                    : c->spec.kind,
-               id());
     if (adopted) {
       core_.started(slot, pid);
       return;
@@ -593,13 +591,20 @@ private:
     return n.empty() ? "supervisor #" + std::to_string(id()) : n;
   }
 
+  /// Every child exit runs a plan: a dynamic supervisor of connections
+  /// sees one per disconnect, mostly without a restart to show.
   void update_restart_details() {
+    auto n = core_.total_restarts();
+    if (n == shown_restarts_)
+      return;
+    shown_restarts_ = n;
     boost::json::object d;
-    d["child_restarts"] = core_.total_restarts();
+    d["child_restarts"] = n;
     rt().tree().merge_details(id(), d);
   }
 
   supervisor_core core_;
+  decltype(core_.total_restarts()) shown_restarts_ = 0; // in the tree
   std::vector<child_spec> specs_;
   std::shared_ptr<std::unordered_map<pid_type, caf::actor>> handles_
     = std::make_shared<std::unordered_map<pid_type, caf::actor>>();
