@@ -108,6 +108,91 @@ std::string render_tree(const actor_info& root) {
   return out;
 }
 
+// -- details_writer -----------------------------------------------------------
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  size_t run = 0; // start of the bytes copied as they are
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    out += '\\';
+    switch (c) {
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case '\n': out += 'n'; break;
+      case '\r': out += 'r'; break;
+      case '\t': out += 't'; break;
+      case '\b': out += 'b'; break;
+      case '\f': out += 'f'; break;
+      default:
+        out += "u00";
+        out += hex[c >> 4];
+        out += hex[c & 0xF];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+void details_writer::key(std::string_view k) {
+  if (!text_.empty())
+    text_ += ',';
+  append_json_string(text_, k);
+  text_ += ':';
+}
+
+details_writer& details_writer::str(std::string_view k, std::string_view v) {
+  key(k);
+  append_json_string(text_, v);
+  return *this;
+}
+
+details_writer& details_writer::num(std::string_view k, int64_t v) {
+  key(k);
+  text_ += std::to_string(v);
+  return *this;
+}
+
+details_writer& details_writer::raw(std::string_view k, std::string_view v) {
+  key(k);
+  text_ += v;
+  return *this;
+}
+
+details_writer& details_writer::open_array(std::string_view k) {
+  key(k);
+  text_ += '[';
+  first_item_ = true;
+  return *this;
+}
+
+details_writer& details_writer::item(std::string_view v) {
+  if (!first_item_)
+    text_ += ',';
+  first_item_ = false;
+  append_json_string(text_, v);
+  return *this;
+}
+
+details_writer& details_writer::close_array() {
+  text_ += ']';
+  return *this;
+}
+
+std::string details_writer::text() const {
+  std::string out;
+  out.reserve(text_.size() + 2);
+  out += '{';
+  out += text_;
+  out += '}';
+  return out;
+}
+
 // -- actor_tree ---------------------------------------------------------------
 
 struct actor_tree::impl {
@@ -340,6 +425,17 @@ struct merge_scratch {
     return true;
   }
 
+  bool prepare(const details_writer& details) {
+    if (details.empty())
+      return false;
+    add_text.assign(1, '{');
+    add_text += details.members();
+    add_text += '}';
+    // Written by details_writer: always an object that splits.
+    split_members(add_text, add);
+    return true;
+  }
+
   /// Merges the prepared members into `text` (the tree's lock held).
   void apply(std::string& text) {
     // Details are only ever written here and by set_details, both through
@@ -390,9 +486,18 @@ void actor_tree::merge_details(caf::actor_id id,
     scratch.apply(i->second->details);
 }
 
+void actor_tree::merge_details(caf::actor_id id,
+                               const details_writer& details) {
+  auto& scratch = merge_scratch::get();
+  if (!scratch.prepare(details))
+    return;
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  if (auto i = impl_->nodes.find(id); i != impl_->nodes.end())
+    scratch.apply(i->second->details);
+}
+
 void actor_tree::place(caf::actor_id id, std::string name, std::string kind,
-                       caf::actor_id parent,
-                       const boost::json::object& details) {
+                       caf::actor_id parent, const details_writer& details) {
   auto& scratch = merge_scratch::get();
   auto merge = scratch.prepare(details);
   std::lock_guard<std::mutex> guard{impl_->mtx};

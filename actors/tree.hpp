@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -95,6 +96,44 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& jv,
 /// Renders a subtree like `tree(1)` does, one actor per line.
 std::string render_tree(const actor_info& root);
 
+/// A details object written straight as JSON text: what the join path
+/// records for every connection and channel, without building a
+/// boost::json::object (an allocation per member) only to serialize it.
+/// Members are written in call order; keys and string values are escaped.
+class details_writer {
+public:
+  details_writer& str(std::string_view key, std::string_view value);
+  details_writer& num(std::string_view key, int64_t value);
+  /// A value that is already JSON text (a serialized boost::json::value).
+  details_writer& raw(std::string_view key, std::string_view json);
+
+  /// An array of strings: `open_array`, any number of `item`, `close_array`.
+  details_writer& open_array(std::string_view key);
+  details_writer& item(std::string_view value);
+  details_writer& close_array();
+
+  bool empty() const noexcept {
+    return text_.empty();
+  }
+
+  /// The object: "{...}", or "{}" when nothing was written.
+  std::string text() const;
+
+  /// The members without the braces.
+  std::string_view members() const noexcept {
+    return text_;
+  }
+
+private:
+  void key(std::string_view k);
+
+  std::string text_; // the members, comma-separated, without braces
+  bool first_item_ = true;
+};
+
+/// Appends `s` as a JSON string (quoted, escaped).
+void append_json_string(std::string& out, std::string_view s);
+
 /// The live actor tree of one actor system. CAF 0.17 cannot enumerate its
 /// actors, so every actor fenix starts is recorded here by whoever knows it:
 /// supervisors record their children, fenix::actor records itself.
@@ -122,7 +161,7 @@ public:
   /// `place` and `merge_details` under one acquisition of the tree's lock:
   /// the join path places every channel it starts.
   void place(caf::actor_id id, std::string name, std::string kind,
-             caf::actor_id parent, const boost::json::object& details);
+             caf::actor_id parent, const details_writer& details);
 
   void set_name(caf::actor_id id, std::string name);
 
@@ -130,6 +169,7 @@ public:
   /// a kind of actor shows: a supervisor's strategy, a connection's peer...
   void set_details(caf::actor_id id, boost::json::object details);
   void merge_details(caf::actor_id id, const boost::json::object& details);
+  void merge_details(caf::actor_id id, const details_writer& details);
 
   tree_node_ptr find(caf::actor_id id) const;
 

@@ -6,11 +6,13 @@
 #include <vector>
 #include <unordered_map>
 
+#include <boost/json/serialize.hpp>
 #include <caf/all.hpp>
 
 #include "actors/actor.hpp"
 #include "actors/log.hpp"
 #include "actors/system.hpp"
+#include "actors/tree.hpp"
 #include "channels/channel_server.hpp"
 #include "channels/serializer.hpp"
 #include "supervision/restart_window.hpp"
@@ -109,12 +111,12 @@ public:
       ps_.subscribe(*id_, caf::actor_cast<caf::actor>(conn.self()));
   }
 
-  void describe(boost::json::object& details) const override {
-    details["protocol"] = "phoenix";
-    details["serializer"] = std::string{ser_->version()};
+  void describe(details_writer& details) const override {
+    details.str("protocol", "phoenix");
+    details.str("serializer", ser_->version());
     if (id_)
-      details["socket_id"] = *id_;
-    details["topics"] = boost::json::array{};
+      details.str("socket_id", *id_);
+    details.open_array("topics").close_array();
   }
 
   void on_text(transport::connection& conn, std::string& text) override {
@@ -300,10 +302,13 @@ private:
     auto self = conn.self();
     auto chan = spawn_channel_server(self, std::move(init));
     // The channel server recorded itself (a fenix::actor): place it.
-    boost::json::object details;
-    details["topic"] = topic;
-    details["join_ref"] = e.join_ref;
-    details["restart"] = to_string(e.r->restart);
+    details_writer details;
+    details.str("topic", topic);
+    if (e.join_ref.is_string())
+      details.str("join_ref", e.join_ref.get_string());
+    else
+      details.raw("join_ref", boost::json::serialize(e.join_ref));
+    details.str("restart", to_string(e.r->restart));
     self->rt().tree().place(chan.id(), topic, "channel", self->id(), details);
     self->monitor(chan);
     e.chan = chan;
@@ -373,11 +378,12 @@ private:
   }
 
   void update_tree(transport::connection& conn) {
-    boost::json::array topics;
+    details_writer details;
+    details.open_array("topics");
     for (auto& kvp : topics_)
-      topics.emplace_back(kvp.first);
-    conn.self()->rt().tree().merge_details(
-      conn.self()->id(), boost::json::object{{"topics", std::move(topics)}});
+      details.item(kvp.first);
+    details.close_array();
+    conn.self()->rt().tree().merge_details(conn.self()->id(), details);
   }
 
   std::shared_ptr<user_socket> us_;

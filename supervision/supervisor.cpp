@@ -11,6 +11,7 @@
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/system.hpp"
+#include "actors/tree.hpp"
 #include "supervision/supervisor_core.hpp"
 
 namespace fenix {
@@ -598,8 +599,8 @@ private:
     if (n == shown_restarts_)
       return;
     shown_restarts_ = n;
-    boost::json::object d;
-    d["child_restarts"] = n;
+    details_writer d;
+    d.num("child_restarts", static_cast<int64_t>(n));
     rt().tree().merge_details(id(), d);
   }
 

@@ -3,6 +3,7 @@
 #include <caf/message.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/tree.hpp"
 #include "transport/detail/ws_reader.hpp"
 
 namespace fenix::transport {
@@ -19,7 +20,7 @@ void socket_handler::on_open(connection&) {
   // nop
 }
 
-void socket_handler::describe(boost::json::object&) const {
+void socket_handler::describe(details_writer&) const {
   // nop
 }
 

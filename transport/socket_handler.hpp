@@ -6,7 +6,6 @@
 #include <string>
 #include <string_view>
 
-#include <boost/json/fwd.hpp>
 #include <caf/fwd.hpp>
 #include <caf/message_handler.hpp>
 
@@ -16,6 +15,7 @@
 
 namespace fenix {
 class actor;
+class details_writer;
 } // namespace fenix
 
 namespace fenix::transport {
@@ -93,7 +93,7 @@ public:
   /// its name and serializer), added to the transport's own details right
   /// after `on_open`: one write into the tree per connection start.
   /// Later changes go through `merge_details` on the tree.
-  virtual void describe(boost::json::object& details) const;
+  virtual void describe(details_writer& details) const;
 
   /// A complete text message (valid UTF-8). The string may be moved from.
   virtual void on_text(connection& conn, std::string& text) = 0;

@@ -86,7 +86,9 @@ BOOST_AUTO_TEST_CASE(merge_details_appends_replaces_and_keeps_nesting_apart) {
   tree.merge_details(a.id(), {{"x", true}});
   BOOST_TEST(details().size() == 1u);
   // place with details merges too, and sets where the actor hangs
-  tree.place(a.id(), "room:a", "channel", 0, {{"x", false}, {"t", "room:a"}});
+  details_writer w;
+  w.raw("x", "false").str("t", "room:a");
+  tree.place(a.id(), "room:a", "channel", 0, w);
   auto snap = tree.snapshot(a.id());
   BOOST_REQUIRE(snap);
   BOOST_TEST(snap->name == "room:a");
@@ -94,6 +96,46 @@ BOOST_AUTO_TEST_CASE(merge_details_appends_replaces_and_keeps_nesting_apart) {
   BOOST_TEST(snap->details.size() == 2u);
   BOOST_TEST(snap->details.at("x").as_bool() == false);
   BOOST_TEST(snap->details.at("t").as_string() == "room:a");
+  kill_and_wait(a);
+}
+
+BOOST_AUTO_TEST_CASE(details_writer_writes_json_that_parses_back) {
+  details_writer w;
+  BOOST_TEST(w.empty());
+  BOOST_TEST(w.text() == "{}");
+  std::string nasty = "q\"b\\s/\n\r\t\b\f\x01\x1f end \xc3\xa9";
+  w.str("s", nasty)
+    .num("n", -42)
+    .raw("r", "{\"a\":[1,null]}")
+    .open_array("empty")
+    .close_array()
+    .open_array("topics")
+    .item("room:a")
+    .item(nasty)
+    .close_array()
+    .str("k\"ey", "v");
+  auto jv = boost::json::parse(w.text());
+  auto& o = jv.as_object();
+  BOOST_TEST(o.size() == 6u);
+  BOOST_TEST(o.at("s").as_string() == nasty);
+  BOOST_TEST(o.at("n").as_int64() == -42);
+  BOOST_TEST(o.at("r").at("a").as_array().size() == 2u);
+  BOOST_TEST(o.at("empty").as_array().empty());
+  BOOST_TEST(o.at("topics") == (boost::json::array{"room:a", nasty}));
+  BOOST_TEST(o.at("k\"ey").as_string() == "v");
+  // and merges member by member like a serialized object
+  auto a = spawn_fn(sys, echo);
+  self->request(a, 10s, 1).receive([](int) {}, [](caf::error&) {});
+  sys.tree().merge_details(a.id(), w);
+  details_writer w2;
+  w2.open_array("topics").close_array().str("extra", nasty);
+  sys.tree().merge_details(a.id(), w2);
+  auto snap = sys.tree().snapshot(a.id());
+  BOOST_REQUIRE(snap);
+  BOOST_TEST(snap->details.size() == 7u);
+  BOOST_TEST(snap->details.at("topics").as_array().empty());
+  BOOST_TEST(snap->details.at("extra").as_string() == nasty);
+  BOOST_TEST(snap->details.at("s").as_string() == nasty);
   kill_and_wait(a);
 }
 

@@ -20,6 +20,7 @@
 #include "actors/errors.hpp"
 #include "actors/log.hpp"
 #include "actors/system.hpp"
+#include "actors/tree.hpp"
 #include "supervision/supervisor.hpp"
 #include "transport/detail/ws_reader.hpp"
 
@@ -133,13 +134,13 @@ public:
     try {
       extra = handler_->make_handlers(ctx_);
       handler_->on_open(ctx_);
-      boost::json::object details;
-      details["transport"] = info_.transport;
-      details["peer"] = info_.peer_address + ":"
-                        + std::to_string(info_.peer_port);
-      details["path"] = info_.path;
+      details_writer details;
+      details.str("transport", info_.transport);
+      details.str("peer", info_.peer_address + ":"
+                            + std::to_string(info_.peer_port));
+      details.str("path", info_.path);
       if (!info_.subprotocol.empty())
-        details["subprotocol"] = info_.subprotocol;
+        details.str("subprotocol", info_.subprotocol);
       handler_->describe(details);
       rt().tree().merge_details(id(), details);
     } catch (...) {
