@@ -14,7 +14,6 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/detail/double_ended_queue.hpp>
 #include <caf/policy/unprofiled.hpp>
 #include <caf/policy/work_stealing.hpp>
 #include <caf/resumable.hpp>
@@ -23,6 +22,8 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -42,13 +43,108 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
+/// A job deque without an allocation per job (CAF's double_ended_queue
+/// news a node for every append and prepend: several per message chain
+/// that crosses threads): a ring buffer under a spinlock. The critical
+/// sections are a few loads and stores; the owner works at the head,
+/// thieves and other threads at the tail.
+class job_queue {
+public:
+  job_queue() = default;
+  job_queue(const job_queue&) = delete;
+  job_queue& operator=(const job_queue&) = delete;
+
+  void append(caf::resumable* x) {
+    guard g{lock_};
+    if (size_ == cap_)
+      grow();
+    buf_[(head_ + size_) & (cap_ - 1)] = x;
+    size_.store(size_ + 1, std::memory_order_release);
+  }
+
+  void prepend(caf::resumable* x) {
+    guard g{lock_};
+    if (size_ == cap_)
+      grow();
+    head_ = (head_ + cap_ - 1) & (cap_ - 1);
+    buf_[head_] = x;
+    size_.store(size_ + 1, std::memory_order_release);
+  }
+
+  caf::resumable* take_head() {
+    if (empty())
+      return nullptr;
+    guard g{lock_};
+    if (size_ == 0)
+      return nullptr;
+    auto x = buf_[head_];
+    head_ = (head_ + 1) & (cap_ - 1);
+    size_.store(size_ - 1, std::memory_order_release);
+    return x;
+  }
+
+  caf::resumable* take_tail() {
+    if (empty())
+      return nullptr;
+    guard g{lock_};
+    if (size_ == 0)
+      return nullptr;
+    auto x = buf_[(head_ + size_ - 1) & (cap_ - 1)];
+    size_.store(size_ - 1, std::memory_order_release);
+    return x;
+  }
+
+  bool empty() const noexcept {
+    return size_.load(std::memory_order_acquire) == 0;
+  }
+
+private:
+  class guard {
+  public:
+    explicit guard(std::atomic_flag& f) : f_(f) {
+      for (size_t i = 1; f_.test_and_set(std::memory_order_acquire); ++i) {
+        // A preempted holder needs the core more than we do.
+        if (i % 64 == 0)
+          std::this_thread::yield();
+        else
+          cpu_relax();
+      }
+    }
+    ~guard() {
+      f_.clear(std::memory_order_release);
+    }
+
+  private:
+    std::atomic_flag& f_;
+  };
+
+  /// Doubles the capacity (a power of two), keeping the order (lock held).
+  void grow() {
+    auto cap = cap_ == 0 ? size_t{64} : cap_ * 2;
+    auto buf = std::make_unique<caf::resumable*[]>(cap);
+    for (size_t i = 0; i < size_; ++i)
+      buf[i] = buf_[(head_ + i) & (cap_ - 1)];
+    buf_ = std::move(buf);
+    cap_ = cap;
+    head_ = 0;
+  }
+
+  std::atomic_flag lock_ = ATOMIC_FLAG_INIT;
+  std::unique_ptr<caf::resumable*[]> buf_;
+  size_t cap_ = 0;  // 0 or a power of two
+  size_t head_ = 0; // index of the first job
+  // Written under the lock; read without it by empty() (a hint, and the
+  // check park() and notify() order with their fences).
+  std::atomic<size_t> size_{0};
+};
+
 /// The options the coordinator being constructed reads (set by the module
 /// factory right before; actor systems start one at a time per factory).
 thread_local const scheduler_options* starting_opts = nullptr;
 
 class spin_park : public caf::policy::unprofiled {
 public:
-  using queue_type = caf::detail::double_ended_queue<caf::resumable>;
+  using queue_type = job_queue;
   using clock = std::chrono::steady_clock;
 
   struct coordinator_data {
