@@ -1,6 +1,7 @@
 #include "actors/tree.hpp"
 
 #include <algorithm>
+#include <array>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -113,10 +114,20 @@ std::string render_tree(const actor_info& root) {
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
+  // Most values (topics, addresses, versions) need no escape at all: find
+  // the next byte that does with one table load per byte.
+  static constexpr auto needs_escape = [] {
+    std::array<bool, 256> t{};
+    for (size_t c = 0; c < 0x20; ++c)
+      t[c] = true;
+    t['"'] = true;
+    t['\\'] = true;
+    return t;
+  }();
   size_t run = 0; // start of the bytes copied as they are
   for (size_t i = 0; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\')
+    if (!needs_escape[c])
       continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
@@ -421,7 +432,6 @@ struct merge_scratch {
     if (details.empty())
       return false;
     add_text = boost::json::serialize(details);
-    split_members(add_text, add);
     return true;
   }
 
@@ -431,16 +441,16 @@ struct merge_scratch {
     add_text.assign(1, '{');
     add_text += details.members();
     add_text += '}';
-    // Written by details_writer: always an object that splits.
-    split_members(add_text, add);
     return true;
   }
 
   /// Merges the prepared members into `text` (the tree's lock held).
   void apply(std::string& text) {
-    // Details are only ever written here and by set_details, both through
-    // Boost.JSON, so the current text always splits.
-    if (text.empty() || !split_members(text, cur)) {
+    // Details are only ever written here and by set_details, through
+    // Boost.JSON or details_writer, so both texts always split. The first
+    // write of an actor's details (most of them) needs no split at all.
+    if (text.empty() || !split_members(text, cur)
+        || !split_members(add_text, add)) {
       text.assign(add_text);
       return;
     }
