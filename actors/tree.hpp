@@ -102,6 +102,10 @@ std::string render_tree(const actor_info& root);
 /// Members are written in call order; keys and string values are escaped.
 class details_writer {
 public:
+  details_writer() {
+    text_.reserve(192); // a connection's details, in one allocation
+  }
+
   details_writer& str(std::string_view key, std::string_view value);
   details_writer& num(std::string_view key, int64_t value);
   /// A value that is already JSON text (a serialized boost::json::value).
