@@ -152,6 +152,54 @@ BOOST_AUTO_TEST_CASE(no_wakeup_is_lost_at_the_spin_to_block_boundary) {
   self->send_exit(tail, caf::exit_reason::user_shutdown);
 }
 
+// Hundreds of actors made runnable at once from several outside threads,
+// each forwarding to the next on a worker: the job queues grow past their
+// first ring, are stolen from and run dry again, with no safety net. Every
+// message must be handled exactly once, and the last one must be observed
+// by the waiting test through a reply, not a timer.
+BOOST_AUTO_TEST_CASE(a_storm_of_jobs_loses_none) {
+  no_safety_net_config cfg;
+  fenix::system sys{cfg};
+  auto& s = sys.sys();
+  constexpr int n_actors = 300;
+  constexpr int hops = 5;
+  constexpr int n_threads = 4;
+  constexpr int per_thread = 2000;
+  constexpr int expected = n_threads * per_thread * (hops + 1);
+  auto ring = std::make_shared<std::vector<caf::actor>>();
+  auto handled = std::make_shared<std::atomic<int>>(0);
+  caf::scoped_actor waiter{s};
+  auto done = caf::actor_cast<caf::actor>(waiter);
+  for (int i = 0; i < n_actors; ++i)
+    ring->push_back(s.spawn(
+      [ring, handled, done, i](caf::event_based_actor* self,
+                               int) -> caf::behavior {
+        return {[=](int left) {
+          if (handled->fetch_add(1) + 1 == expected)
+            self->send(done, caf::ok_atom::value);
+          if (left > 0)
+            self->send((*ring)[(i + 1) % n_actors], left - 1);
+        }};
+      },
+      tag));
+  std::vector<std::thread> senders;
+  for (int t = 0; t < n_threads; ++t)
+    senders.emplace_back([&, t] {
+      for (int k = 0; k < per_thread; ++k)
+        caf::anon_send((*ring)[(t * 7919 + k * 31) % n_actors], hops);
+    });
+  for (auto& th : senders)
+    th.join();
+  bool all = false;
+  waiter->receive([&](caf::ok_atom) { all = true; },
+                  caf::after(30s) >> [] {});
+  BOOST_TEST(all);
+  BOOST_TEST(handled->load() == expected);
+  for (auto& a : *ring)
+    waiter->send_exit(a, caf::exit_reason::user_shutdown);
+  ring->clear();
+}
+
 // With one worker held by a blocking handler, jobs enqueued from outside
 // the workers must reach the free worker oldest first. Dealt round-robin
 // into per-worker queues, every other one would wait for the blocked
