@@ -255,10 +255,12 @@ private:
 
   // A read waits in Asio's reactor with the small inbox_ as its buffer,
   // not with async_wait: Asio re-registers the descriptor with epoll
-  // (epoll_ctl) for every wait, while a read it queues costs no syscall
-  // once the socket was drained. Whatever does not fit the inbox is read
-  // at once into the io thread's buffer, so an idle connection still holds
-  // no real read buffer.
+  // (epoll_ctl MOD, the ep mutex and a poll of the socket) for every wait.
+  // A read instead first tries recv() at once (Boost 1.81 gives that up
+  // only at EOF), which after a drained burst is a cheap EAGAIN, and then
+  // waits without a syscall. Whatever does not fit the inbox is read at
+  // once into the io thread's buffer, so an idle connection still holds no
+  // real read buffer.
   void do_read() {
     sock_.async_read_some(net::buffer(inbox_),
                           [self = shared_from_this()](
