@@ -14,6 +14,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/detail/thread_safe_actor_clock.hpp>
 #include <caf/policy/unprofiled.hpp>
 #include <caf/policy/work_stealing.hpp>
 #include <caf/resumable.hpp>
@@ -26,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -382,10 +384,120 @@ private:
   }
 };
 
+/// CAF's clock as every actor sees it, minus one cost: local_actor::cleanup
+/// calls `cancel_timeouts(this)` for every terminating actor, and CAF's
+/// thread-safe clock answers each call with its mutex, a queue entry and a
+/// wake-up of the clock thread (a futex wake and two context switches per
+/// actor), though most actors (connections, channels) never set a timeout:
+/// a disconnect storm paid it twice per client. Actors that set one are
+/// remembered here, and only theirs is passed on. Everything else goes to
+/// the coordinator's own clock, whose thread does the work as before.
+class lean_clock final : public caf::detail::thread_safe_actor_clock {
+public:
+  explicit lean_clock(caf::detail::thread_safe_actor_clock& inner)
+      : inner_(inner) {
+    // nop
+  }
+
+  time_point now() const noexcept override {
+    return inner_.now();
+  }
+
+  duration_type difference(caf::atom_value measurement, long units,
+                           time_point t0,
+                           time_point t1) const noexcept override {
+    return inner_.difference(measurement, units, t0, t1);
+  }
+
+  void set_ordinary_timeout(time_point t, caf::abstract_actor* self,
+                            caf::atom_value type, uint64_t id) override {
+    remember(self);
+    inner_.set_ordinary_timeout(t, self, type, id);
+  }
+
+  void set_request_timeout(time_point t, caf::abstract_actor* self,
+                           caf::message_id id) override {
+    remember(self);
+    inner_.set_request_timeout(t, self, id);
+  }
+
+  void set_multi_timeout(time_point t, caf::abstract_actor* self,
+                         caf::atom_value type, uint64_t id) override {
+    remember(self);
+    inner_.set_multi_timeout(t, self, type, id);
+  }
+
+  void cancel_ordinary_timeout(caf::abstract_actor* self,
+                               caf::atom_value type) override {
+    inner_.cancel_ordinary_timeout(self, type);
+  }
+
+  void cancel_request_timeout(caf::abstract_actor* self,
+                              caf::message_id id) override {
+    inner_.cancel_request_timeout(self, id);
+  }
+
+  void cancel_timeouts(caf::abstract_actor* self) override {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (timed_.erase(self) == 0) {
+        skipped_.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+    }
+    inner_.cancel_timeouts(self);
+  }
+
+  void schedule_message(time_point t, caf::strong_actor_ptr receiver,
+                        caf::mailbox_element_ptr content) override {
+    inner_.schedule_message(t, std::move(receiver), std::move(content));
+  }
+
+  void schedule_message(time_point t, caf::group target,
+                        caf::strong_actor_ptr sender,
+                        caf::message content) override {
+    inner_.schedule_message(t, std::move(target), std::move(sender),
+                            std::move(content));
+  }
+
+  void cancel_all() override {
+    inner_.cancel_all();
+  }
+
+  uint64_t skipped() const noexcept {
+    return skipped_.load(std::memory_order_relaxed);
+  }
+
+private:
+  /// Called by the actor itself, as is its cleanup: an actor is remembered
+  /// before its first timeout is queued and forgotten when it terminates.
+  void remember(caf::abstract_actor* self) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    timed_.insert(self);
+  }
+
+  caf::detail::thread_safe_actor_clock& inner_;
+  std::mutex mtx_;
+  std::unordered_set<const caf::abstract_actor*> timed_;
+  std::atomic<uint64_t> skipped_{0};
+};
+
 class spin_park_coordinator final
     : public caf::scheduler::coordinator<spin_park> {
 public:
-  using caf::scheduler::coordinator<spin_park>::coordinator;
+  using super = caf::scheduler::coordinator<spin_park>;
+
+  explicit spin_park_coordinator(caf::actor_system& sys)
+      : super(sys), lean_(super::clock()) {
+    // nop
+  }
+
+  lean_clock& clock() noexcept override {
+    return lean_;
+  }
+
+private:
+  lean_clock lean_;
 };
 
 } // namespace
@@ -396,7 +508,8 @@ std::optional<scheduler_state> scheduler_state_of(caf::actor_system& sys) {
     return std::nullopt;
   auto& cd = c->data();
   return scheduler_state{static_cast<size_t>(cd.searching.load()),
-                         static_cast<size_t>(cd.parked.load())};
+                         static_cast<size_t>(cd.parked.load()),
+                         c->clock().skipped()};
 }
 
 void install_scheduler(caf::actor_system_config& cfg,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -49,6 +50,9 @@ void install_scheduler(caf::actor_system_config& cfg,
 struct scheduler_state {
   size_t searching = 0;
   size_t parked = 0;
+  /// Terminated actors whose `cancel_timeouts` did not reach CAF's clock
+  /// thread because they never set a timeout.
+  uint64_t clock_cancels_skipped = 0;
 };
 std::optional<scheduler_state> scheduler_state_of(caf::actor_system& sys);
 

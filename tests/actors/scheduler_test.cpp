@@ -259,6 +259,78 @@ BOOST_AUTO_TEST_CASE(jobs_from_outside_are_served_in_arrival_order) {
   self->send_exit(blocker, caf::exit_reason::user_shutdown);
 }
 
+// Terminating actors that never set a timeout do not reach CAF's clock
+// thread; timeouts of every kind still fire, and an actor that set one
+// still has it cancelled when it ends.
+BOOST_AUTO_TEST_CASE(actors_without_timeouts_end_without_the_clock) {
+  fenix::config cfg;
+  fenix::system sys{cfg};
+  auto& s = sys.sys();
+  caf::scoped_actor self{s};
+  auto skipped = [&] { return scheduler_state_of(s)->clock_cancels_skipped; };
+  auto before = skipped();
+  constexpr int n = 200;
+  std::vector<caf::actor> quitters;
+  for (int i = 0; i < n; ++i)
+    quitters.push_back(s.spawn(
+      [](caf::event_based_actor* a, int) -> caf::behavior {
+        return {[=](int) { a->quit(); }};
+      },
+      tag));
+  for (auto& q : quitters) {
+    self->monitor(q);
+    self->send(q, 1);
+  }
+  int downs = 0;
+  self->receive_for(downs, n)([](caf::down_msg&) {});
+  // The cleanup runs before the DOWN messages go out.
+  BOOST_TEST(skipped() >= before + n);
+  // A receive timeout fires.
+  auto waiter = s.spawn(
+    [](caf::event_based_actor* a, caf::actor report, int) -> caf::behavior {
+      return {[](int) {},
+              caf::after(20ms) >> [=] {
+                a->send(report, caf::ok_atom::value);
+                a->quit();
+              }};
+    },
+    caf::actor_cast<caf::actor>(self), tag);
+  bool fired = false;
+  self->receive([&](caf::ok_atom) { fired = true; }, caf::after(10s) >> [] {});
+  BOOST_TEST(fired);
+  // A request to an actor that never answers times out.
+  auto mute = s.spawn(
+    [](int) -> caf::behavior {
+      return {[](int) -> caf::result<int> { return caf::delegated<int>{}; }};
+    },
+    tag);
+  bool timed_out = false;
+  self->request(mute, 50ms, 1)
+    .receive([](int) {},
+             [&](caf::error& e) { timed_out = e == caf::sec::request_timeout; });
+  BOOST_TEST(timed_out);
+  // A delayed message arrives.
+  self->delayed_send(self, 20ms, caf::ok_atom::value);
+  bool delayed = false;
+  self->receive([&](caf::ok_atom) { delayed = true; }, caf::after(10s) >> [] {});
+  BOOST_TEST(delayed);
+  // An actor with a pending receive timeout that is killed: its timeout is
+  // cancelled with it (passed on to CAF's clock, not skipped).
+  auto sleeper = s.spawn(
+    [](int) -> caf::behavior {
+      return {[](int) {}, caf::after(std::chrono::seconds{3600}) >> [] {}};
+    },
+    tag);
+  self->monitor(sleeper);
+  self->request(sleeper, 10s, 1).receive([] {}, [](caf::error&) {});
+  auto before_kill = skipped();
+  self->send_exit(sleeper, caf::exit_reason::kill);
+  self->receive([](caf::down_msg&) {});
+  BOOST_TEST(skipped() == before_kill);
+  self->send_exit(mute, caf::exit_reason::user_shutdown);
+  self->send_exit(waiter, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_CASE(fenix_scheduler_caf_keeps_cafs_work_stealing) {
   fenix::config cfg;
   cfg.scheduler.policy = "caf";
