@@ -11,6 +11,7 @@
 #define CAF_PUSH_AID_FROM_PTR(some_ptr) static_cast<void>(0)
 
 #include "actors/scheduler.hpp"
+#include "actors/job_queue.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -45,108 +46,13 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-/// A job deque without an allocation per job (CAF's double_ended_queue
-/// news a node for every append and prepend: several per message chain
-/// that crosses threads): a ring buffer under a spinlock. The critical
-/// sections are a few loads and stores; the owner works at the head,
-/// thieves and other threads at the tail.
-class job_queue {
-public:
-  job_queue() = default;
-  job_queue(const job_queue&) = delete;
-  job_queue& operator=(const job_queue&) = delete;
-
-  void append(caf::resumable* x) {
-    guard g{lock_};
-    if (size_ == cap_)
-      grow();
-    buf_[(head_ + size_) & (cap_ - 1)] = x;
-    size_.store(size_ + 1, std::memory_order_release);
-  }
-
-  void prepend(caf::resumable* x) {
-    guard g{lock_};
-    if (size_ == cap_)
-      grow();
-    head_ = (head_ + cap_ - 1) & (cap_ - 1);
-    buf_[head_] = x;
-    size_.store(size_ + 1, std::memory_order_release);
-  }
-
-  caf::resumable* take_head() {
-    if (empty())
-      return nullptr;
-    guard g{lock_};
-    if (size_ == 0)
-      return nullptr;
-    auto x = buf_[head_];
-    head_ = (head_ + 1) & (cap_ - 1);
-    size_.store(size_ - 1, std::memory_order_release);
-    return x;
-  }
-
-  caf::resumable* take_tail() {
-    if (empty())
-      return nullptr;
-    guard g{lock_};
-    if (size_ == 0)
-      return nullptr;
-    auto x = buf_[(head_ + size_ - 1) & (cap_ - 1)];
-    size_.store(size_ - 1, std::memory_order_release);
-    return x;
-  }
-
-  bool empty() const noexcept {
-    return size_.load(std::memory_order_acquire) == 0;
-  }
-
-private:
-  class guard {
-  public:
-    explicit guard(std::atomic_flag& f) : f_(f) {
-      for (size_t i = 1; f_.test_and_set(std::memory_order_acquire); ++i) {
-        // A preempted holder needs the core more than we do.
-        if (i % 64 == 0)
-          std::this_thread::yield();
-        else
-          cpu_relax();
-      }
-    }
-    ~guard() {
-      f_.clear(std::memory_order_release);
-    }
-
-  private:
-    std::atomic_flag& f_;
-  };
-
-  /// Doubles the capacity (a power of two), keeping the order (lock held).
-  void grow() {
-    auto cap = cap_ == 0 ? size_t{64} : cap_ * 2;
-    auto buf = std::make_unique<caf::resumable*[]>(cap);
-    for (size_t i = 0; i < size_; ++i)
-      buf[i] = buf_[(head_ + i) & (cap_ - 1)];
-    buf_ = std::move(buf);
-    cap_ = cap;
-    head_ = 0;
-  }
-
-  std::atomic_flag lock_ = ATOMIC_FLAG_INIT;
-  std::unique_ptr<caf::resumable*[]> buf_;
-  size_t cap_ = 0;  // 0 or a power of two
-  size_t head_ = 0; // index of the first job
-  // Written under the lock; read without it by empty() (a hint, and the
-  // check park() and notify() order with their fences).
-  std::atomic<size_t> size_{0};
-};
-
 /// The options the coordinator being constructed reads (set by the module
 /// factory right before; actor systems start one at a time per factory).
 thread_local const scheduler_options* starting_opts = nullptr;
 
 class spin_park : public caf::policy::unprofiled {
 public:
-  using queue_type = job_queue;
+  using queue_type = fenix::detail::job_queue<caf::resumable>;
   using clock = std::chrono::steady_clock;
 
   struct coordinator_data {
@@ -316,6 +222,9 @@ private:
   template <class Coordinator>
   void stop_searching(Coordinator* c) {
     d(c).searching.fetch_sub(1);
+    // Pairs with the fence in notify(): either the enqueuer sees that
+    // nobody searches any more, or we see its job.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (any_queued(c))
       notify(c);
   }
@@ -446,6 +355,7 @@ public:
       }
     }
     inner_.cancel_timeouts(self);
+    forwarded_.fetch_add(1, std::memory_order_relaxed);
   }
 
   void schedule_message(time_point t, caf::strong_actor_ptr receiver,
@@ -468,6 +378,10 @@ public:
     return skipped_.load(std::memory_order_relaxed);
   }
 
+  uint64_t forwarded() const noexcept {
+    return forwarded_.load(std::memory_order_relaxed);
+  }
+
 private:
   /// Called by the actor itself, as is its cleanup: an actor is remembered
   /// before its first timeout is queued and forgotten when it terminates.
@@ -480,6 +394,7 @@ private:
   std::mutex mtx_;
   std::unordered_set<const caf::abstract_actor*> timed_;
   std::atomic<uint64_t> skipped_{0};
+  std::atomic<uint64_t> forwarded_{0};
 };
 
 class spin_park_coordinator final
@@ -509,7 +424,7 @@ std::optional<scheduler_state> scheduler_state_of(caf::actor_system& sys) {
   auto& cd = c->data();
   return scheduler_state{static_cast<size_t>(cd.searching.load()),
                          static_cast<size_t>(cd.parked.load()),
-                         c->clock().skipped()};
+                         c->clock().skipped(), c->clock().forwarded()};
 }
 
 void install_scheduler(caf::actor_system_config& cfg,

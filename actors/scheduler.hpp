@@ -53,6 +53,8 @@ struct scheduler_state {
   /// Terminated actors whose `cancel_timeouts` did not reach CAF's clock
   /// thread because they never set a timeout.
   uint64_t clock_cancels_skipped = 0;
+  /// ... and those passed on to it.
+  uint64_t clock_cancels_forwarded = 0;
 };
 std::optional<scheduler_state> scheduler_state_of(caf::actor_system& sys);
 

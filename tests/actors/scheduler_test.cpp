@@ -195,8 +195,18 @@ BOOST_AUTO_TEST_CASE(a_storm_of_jobs_loses_none) {
                   caf::after(30s) >> [] {});
   BOOST_TEST(all);
   BOOST_TEST(handled->load() == expected);
-  for (auto& a : *ring)
+  // Wait for every actor to end before dropping the ring they read (on a
+  // failure above, messages may still be moving).
+  for (auto& a : *ring) {
+    waiter->monitor(a);
     waiter->send_exit(a, caf::exit_reason::user_shutdown);
+  }
+  int downs = 0;
+  bool stuck = false;
+  waiter->receive_while([&] { return downs < n_actors && !stuck; })(
+    [&](caf::down_msg&) { ++downs; },
+    caf::after(30s) >> [&] { stuck = true; });
+  BOOST_TEST(downs == n_actors);
   ring->clear();
 }
 
@@ -268,6 +278,17 @@ BOOST_AUTO_TEST_CASE(actors_without_timeouts_end_without_the_clock) {
   auto& s = sys.sys();
   caf::scoped_actor self{s};
   auto skipped = [&] { return scheduler_state_of(s)->clock_cancels_skipped; };
+  auto forwarded = [&] {
+    return scheduler_state_of(s)->clock_cancels_forwarded;
+  };
+  // An actor's cleanup sends its DOWN messages before it cancels its
+  // timeouts, and nothing reports the latter: wait for the count, bounded.
+  auto reaches = [](auto counter, uint64_t target) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (counter() < target && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    return counter() >= target;
+  };
   auto before = skipped();
   constexpr int n = 200;
   std::vector<caf::actor> quitters;
@@ -283,9 +304,10 @@ BOOST_AUTO_TEST_CASE(actors_without_timeouts_end_without_the_clock) {
   }
   int downs = 0;
   self->receive_for(downs, n)([](caf::down_msg&) {});
-  // The cleanup runs before the DOWN messages go out.
-  BOOST_TEST(skipped() >= before + n);
-  // A receive timeout fires.
+  BOOST_TEST(reaches(skipped, before + n));
+  // A receive timeout fires (and the actor that set it has its cancel
+  // passed on when it ends).
+  auto forwarded_at_start = forwarded();
   auto waiter = s.spawn(
     [](caf::event_based_actor* a, caf::actor report, int) -> caf::behavior {
       return {[](int) {},
@@ -295,9 +317,12 @@ BOOST_AUTO_TEST_CASE(actors_without_timeouts_end_without_the_clock) {
               }};
     },
     caf::actor_cast<caf::actor>(self), tag);
+  self->monitor(waiter);
   bool fired = false;
   self->receive([&](caf::ok_atom) { fired = true; }, caf::after(10s) >> [] {});
   BOOST_TEST(fired);
+  self->receive([](caf::down_msg&) {}, caf::after(10s) >> [] {});
+  BOOST_TEST(reaches(forwarded, forwarded_at_start + 1));
   // A request to an actor that never answers times out.
   auto mute = s.spawn(
     [](int) -> caf::behavior {
@@ -323,12 +348,13 @@ BOOST_AUTO_TEST_CASE(actors_without_timeouts_end_without_the_clock) {
     tag);
   self->monitor(sleeper);
   self->request(sleeper, 10s, 1).receive([] {}, [](caf::error&) {});
-  auto before_kill = skipped();
+  auto skipped_before = skipped();
+  auto forwarded_before = forwarded();
   self->send_exit(sleeper, caf::exit_reason::kill);
   self->receive([](caf::down_msg&) {});
-  BOOST_TEST(skipped() == before_kill);
+  BOOST_TEST(reaches(forwarded, forwarded_before + 1));
+  BOOST_TEST(skipped() == skipped_before);
   self->send_exit(mute, caf::exit_reason::user_shutdown);
-  self->send_exit(waiter, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_CASE(fenix_scheduler_caf_keeps_cafs_work_stealing) {
