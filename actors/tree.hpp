@@ -135,9 +135,6 @@ private:
   bool first_item_ = true;
 };
 
-/// Appends `s` as a JSON string (quoted, escaped).
-void append_json_string(std::string& out, std::string_view s);
-
 /// The live actor tree of one actor system. CAF 0.17 cannot enumerate its
 /// actors, so every actor fenix starts is recorded here by whoever knows it:
 /// supervisors record their children, fenix::actor records itself.
