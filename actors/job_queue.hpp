@@ -32,43 +32,19 @@ public:
   job_queue& operator=(const job_queue&) = delete;
 
   void append(T* x) {
-    guard g{lock_};
-    if (size_ == cap_)
-      grow();
-    buf_[(head_ + size_) & (cap_ - 1)] = x;
-    size_.store(size_ + 1, std::memory_order_release);
+    push(x, false);
   }
 
   void prepend(T* x) {
-    guard g{lock_};
-    if (size_ == cap_)
-      grow();
-    head_ = (head_ + cap_ - 1) & (cap_ - 1);
-    buf_[head_] = x;
-    size_.store(size_ + 1, std::memory_order_release);
+    push(x, true);
   }
 
   T* take_head() {
-    if (empty())
-      return nullptr;
-    guard g{lock_};
-    if (size_ == 0)
-      return nullptr;
-    auto x = buf_[head_];
-    head_ = (head_ + 1) & (cap_ - 1);
-    size_.store(size_ - 1, std::memory_order_release);
-    return x;
+    return take(true);
   }
 
   T* take_tail() {
-    if (empty())
-      return nullptr;
-    guard g{lock_};
-    if (size_ == 0)
-      return nullptr;
-    auto x = buf_[(head_ + size_ - 1) & (cap_ - 1)];
-    size_.store(size_ - 1, std::memory_order_release);
-    return x;
+    return take(false);
   }
 
   bool empty() const noexcept {
@@ -94,6 +70,32 @@ private:
   private:
     std::atomic_flag& f_;
   };
+
+  void push(T* x, bool front) {
+    guard g{lock_};
+    if (size_ == cap_)
+      grow();
+    size_t i;
+    if (front)
+      i = head_ = (head_ + cap_ - 1) & (cap_ - 1);
+    else
+      i = (head_ + size_) & (cap_ - 1);
+    buf_[i] = x;
+    size_.store(size_ + 1, std::memory_order_release);
+  }
+
+  T* take(bool front) {
+    if (empty())
+      return nullptr;
+    guard g{lock_};
+    if (size_ == 0)
+      return nullptr;
+    auto i = front ? head_ : (head_ + size_ - 1) & (cap_ - 1);
+    if (front)
+      head_ = (head_ + 1) & (cap_ - 1);
+    size_.store(size_ - 1, std::memory_order_release);
+    return buf_[i];
+  }
 
   /// Doubles the capacity (a power of two), keeping the order (lock held).
   void grow() {

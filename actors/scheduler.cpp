@@ -30,21 +30,9 @@
 #include <thread>
 #include <unordered_set>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 namespace fenix {
 
 namespace {
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
-#else
-  std::this_thread::yield();
-#endif
-}
 
 /// The options the coordinator being constructed reads (set by the module
 /// factory right before; actor systems start one at a time per factory).
@@ -147,7 +135,7 @@ public:
             // runnable here go first.
             std::this_thread::yield();
           } else {
-            cpu_relax();
+            fenix::detail::spin_pause();
           }
         }
       }
