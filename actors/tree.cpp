@@ -112,7 +112,9 @@ std::string render_tree(const actor_info& root) {
 // -- details_writer -----------------------------------------------------------
 
 void details_writer::key(std::string_view k) {
-  if (!text_.empty())
+  if (text_.empty())
+    text_.reserve(192); // a connection's details, in one allocation
+  else
     text_ += ',';
   append_json_string(text_, k);
   text_ += ':';
@@ -229,29 +231,35 @@ actor_tree::~actor_tree() {
   // dead weak_ptr and do nothing.
 }
 
+namespace {
+
+void set_place(tree_node& n, std::string name, std::string kind,
+               caf::actor_id parent) {
+  n.name = std::move(name);
+  n.kind = std::move(kind);
+  n.parent = parent;
+}
+
+} // namespace
+
 tree_node_ptr actor_tree::record(const caf::strong_actor_ptr& hdl) {
-  return record_impl(hdl, nullptr, nullptr, 0);
+  return record_impl(hdl, [](tree_node&) {});
 }
 
 tree_node_ptr actor_tree::record(const caf::actor& hdl, std::string name,
                                  std::string kind, caf::actor_id parent) {
-  return record_impl(caf::actor_cast<caf::strong_actor_ptr>(hdl), &name,
-                     &kind, parent);
+  return record_impl(caf::actor_cast<caf::strong_actor_ptr>(hdl),
+                     [&](tree_node& n) {
+                       set_place(n, std::move(name), std::move(kind), parent);
+                     });
 }
 
+template <class Place>
 tree_node_ptr actor_tree::record_impl(const caf::strong_actor_ptr& hdl,
-                                      std::string* name, std::string* kind,
-                                      caf::actor_id parent) {
+                                      Place place) {
   if (!hdl)
     return nullptr;
   auto id = hdl->id();
-  auto place = [&](tree_node& n) {
-    if (name) {
-      n.name = std::move(*name);
-      n.kind = std::move(*kind);
-      n.parent = parent;
-    }
-  };
   tree_node_ptr node;
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
@@ -282,12 +290,7 @@ tree_node_ptr actor_tree::record(const caf::actor& hdl) {
 
 void actor_tree::place(caf::actor_id id, std::string name, std::string kind,
                        caf::actor_id parent) {
-  std::lock_guard<std::mutex> guard{impl_->mtx};
-  if (auto i = impl_->nodes.find(id); i != impl_->nodes.end()) {
-    i->second->name = std::move(name);
-    i->second->kind = std::move(kind);
-    i->second->parent = parent;
-  }
+  place(id, std::move(name), std::move(kind), parent, details_writer{});
 }
 
 void actor_tree::set_name(caf::actor_id id, std::string name) {
@@ -447,8 +450,8 @@ struct merge_scratch {
 
 } // namespace
 
-void actor_tree::merge_details(caf::actor_id id,
-                               const boost::json::object& details) {
+template <class Details>
+void actor_tree::merge_impl(caf::actor_id id, const Details& details) {
   auto& scratch = merge_scratch::get();
   if (!scratch.prepare(details))
     return;
@@ -458,13 +461,13 @@ void actor_tree::merge_details(caf::actor_id id,
 }
 
 void actor_tree::merge_details(caf::actor_id id,
+                               const boost::json::object& details) {
+  merge_impl(id, details);
+}
+
+void actor_tree::merge_details(caf::actor_id id,
                                const details_writer& details) {
-  auto& scratch = merge_scratch::get();
-  if (!scratch.prepare(details))
-    return;
-  std::lock_guard<std::mutex> guard{impl_->mtx};
-  if (auto i = impl_->nodes.find(id); i != impl_->nodes.end())
-    scratch.apply(i->second->details);
+  merge_impl(id, details);
 }
 
 void actor_tree::place(caf::actor_id id, std::string name, std::string kind,
@@ -473,12 +476,9 @@ void actor_tree::place(caf::actor_id id, std::string name, std::string kind,
   auto merge = scratch.prepare(details);
   std::lock_guard<std::mutex> guard{impl_->mtx};
   if (auto i = impl_->nodes.find(id); i != impl_->nodes.end()) {
-    auto& n = *i->second;
-    n.name = std::move(name);
-    n.kind = std::move(kind);
-    n.parent = parent;
+    set_place(*i->second, std::move(name), std::move(kind), parent);
     if (merge)
-      scratch.apply(n.details);
+      scratch.apply(i->second->details);
   }
 }
 

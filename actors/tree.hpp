@@ -102,10 +102,6 @@ std::string render_tree(const actor_info& root);
 /// Members are written in call order; keys and string values are escaped.
 class details_writer {
 public:
-  details_writer() {
-    text_.reserve(192); // a connection's details, in one allocation
-  }
-
   details_writer& str(std::string_view key, std::string_view value);
   details_writer& num(std::string_view key, int64_t value);
   /// A value that is already JSON text (a serialized boost::json::value).
@@ -189,10 +185,13 @@ public:
   size_t size() const;
 
 private:
-  /// Placement only when `name` is set (then `kind` too).
-  tree_node_ptr record_impl(const caf::strong_actor_ptr& hdl,
-                            std::string* name, std::string* kind,
-                            caf::actor_id parent);
+  /// Finds or creates the record of `hdl` and calls `place` on it, under
+  /// the lock (defined and used in tree.cpp only).
+  template <class Place>
+  tree_node_ptr record_impl(const caf::strong_actor_ptr& hdl, Place place);
+
+  template <class Details>
+  void merge_impl(caf::actor_id id, const Details& details);
 
   struct impl;
   std::shared_ptr<impl> impl_;
