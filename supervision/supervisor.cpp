@@ -605,7 +605,7 @@ private:
   }
 
   supervisor_core core_;
-  decltype(core_.total_restarts()) shown_restarts_ = 0; // in the tree
+  uint64_t shown_restarts_ = 0; // child_restarts as the tree shows it
   std::vector<child_spec> specs_;
   std::shared_ptr<std::unordered_map<pid_type, caf::actor>> handles_
     = std::make_shared<std::unordered_map<pid_type, caf::actor>>();
