@@ -89,6 +89,7 @@ struct connection
     bool write_busy = false;
     bool in_connect_batch = false;
     std::uint32_t inflight = 0; // echo pings outstanding
+    std::uint32_t pings_due = 0; // echo pings to send after this read batch
     std::uint64_t next_ref = 10;
     std::int64_t t_start = 0, t_joined = 0, t_leave = 0;
     // What this connection received of the tracked shouts (churn check).
@@ -252,6 +253,7 @@ private:
         c.frag.clear();
         c.write_busy = false;
         c.inflight = 0;
+        c.pings_due = 0;
         c.buf.clear();
         c.parser.reset();
     }
@@ -293,6 +295,8 @@ private:
     void churn_cycle(connection& c);
     void churn_finish();
     void echo_check_done();
+    void queue_ping(connection& c);
+    void send_due_pings();
 
     void arm_heartbeat()
     {
@@ -365,6 +369,8 @@ private:
     std::uint64_t echo_in_window_ = 0, echo_total_ = 0, echo_outstanding_ = 0;
     histogram echo_hist_;
     net::steady_timer echo_timer_;
+    std::vector<std::pair<connection*, std::uint32_t>> pings_due_; // (conn, gen)
+    bool pings_posted_ = false;
 
     // churn
     bool churn_active_ = false, churn_running_ = false;
@@ -731,13 +737,47 @@ worker::on_ping_reply(connection& c, std::int64_t ts)
     if(echo_active_ && t < echo_deadline_)
     {
         ++echo_in_window_;
-        send_ping(c);
         ++echo_outstanding_;
-        c.flush();
+        queue_ping(c);
         return;
     }
     if(echo_draining_)
         echo_check_done();
+}
+
+// The next ping leaves after every reply that is already readable has been
+// read: sending it at once would make the replies behind it in this read
+// batch wait for its sendmsg (which on loopback also runs the server's TCP
+// receive path), and their timestamps would carry this client's own
+// queueing. The post runs after the descriptors epoll reported ready; the
+// ping's timestamp is taken when it is written.
+void
+worker::queue_ping(connection& c)
+{
+    if(c.pings_due++ == 0)
+        pings_due_.emplace_back(&c, c.gen);
+    if(pings_posted_)
+        return;
+    pings_posted_ = true;
+    net::post(ioc_, [this] { send_due_pings(); });
+}
+
+void
+worker::send_due_pings()
+{
+    pings_posted_ = false;
+    auto due = std::move(pings_due_);
+    pings_due_.clear();
+    for(auto [c, g] : due)
+    {
+        if(c->gen != g || c->pings_due == 0)
+            continue;
+        for(; c->pings_due > 0; --c->pings_due)
+            send_ping(*c);
+        c->flush();
+    }
+    if(pings_due_.empty()) // keep the vector's capacity for the next batch
+        pings_due_ = std::move(due), pings_due_.clear();
 }
 
 void
