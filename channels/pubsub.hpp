@@ -160,6 +160,11 @@ public:
 
   std::string node_name() const;
 
+  /// A broadcast to a topic with at least this many local subscribers is
+  /// delivered by the threads of several shards at once (default 2048;
+  /// 0 = never). Needs two shards and two scheduler workers.
+  void parallel_fanout_min(size_t subscribers) const;
+
   /// Number of subscriptions across shards (asks every shard; blocking,
   /// for tests and tools).
   size_t count_subscribers(caf::actor_system& sys,

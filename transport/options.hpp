@@ -78,7 +78,10 @@ struct endpoint_stats {
   uint64_t frames_in = 0;         ///< inbound data messages
   uint64_t frames_out = 0;        ///< frames written (data and control)
   uint64_t bytes_out = 0;
-  uint64_t writes = 0;            ///< gather-writes issued (async_write calls)
+  uint64_t writes = 0;            ///< gather-writes issued (all of them)
+  /// of those, written by the thread that queued the frames (replies, and
+  /// frames queued in an actor's turn), not by the I/O thread
+  uint64_t direct_writes = 0;
 };
 
 } // namespace fenix::transport

@@ -17,15 +17,18 @@ class outlet {
 public:
   virtual ~outlet() = default;
 
-  /// Queues one frame; frames leave in the order they were queued.
+  /// Queues one frame; frames leave in the order they were queued. When
+  /// nothing is queued or being written and the caller is inside a
+  /// `fenix::actor`'s turn, the WebSocket transport writes the queue from
+  /// that thread when the turn ends; otherwise the I/O thread writes it.
+  /// Under load frames pile up behind the write in flight and leave
+  /// together in one gather-write.
   virtual bool send(frame_ptr f) = 0;
 
-  /// Like `send`, for a reply somebody is waiting for. When nothing is
-  /// queued or being written, the WebSocket transport writes it from the
-  /// caller's thread at once (one non-blocking syscall, no hand-off to the
-  /// I/O thread); otherwise, or if the kernel takes only part of it, it
-  /// queues like `send`. Broadcasts use `send`: under load they pile up
-  /// behind a write in flight and leave together in one gather-write.
+  /// Like `send`, for a reply somebody is waiting for: outside an actor's
+  /// turn too, an idle connection is written from the caller's thread at
+  /// once (one non-blocking syscall, no hand-off to the I/O thread). If
+  /// the kernel takes only part of it, the rest queues like `send`.
   virtual bool send_reply(frame_ptr f) {
     return send(std::move(f));
   }

@@ -472,6 +472,36 @@ BOOST_AUTO_TEST_CASE(replies_of_one_actor_turn_leave_in_one_write) {
   BOOST_TEST(after.writes - before.writes <= 2u);
 }
 
+BOOST_AUTO_TEST_CASE(pushes_of_one_actor_turn_leave_from_its_thread) {
+  // Plain pushes (outlet::send, as PubSub broadcasts) to an idle connection
+  // inside an actor's turn are corked like replies: the actor's thread
+  // writes them when the turn ends, the I/O thread does not.
+  start();
+  auto c = open_ws(port());
+  auto before = ep->stats();
+  BOOST_TEST(c.send_text("blast 40 32"));
+  expect_numbered(c, 40);
+  auto after = stats_after_frames(*ep, before, 40);
+  BOOST_TEST(after.frames_out - before.frames_out == 40u);
+  BOOST_TEST(after.writes - before.writes == 1u);
+  BOOST_TEST(after.direct_writes - before.direct_writes == 1u);
+  // From a thread outside any actor, a plain send goes to the I/O thread.
+  BOOST_REQUIRE(ev->wait_opened(1));
+  outlet_ptr out;
+  {
+    std::lock_guard<std::mutex> guard{ev->mtx};
+    out = ev->outlets.at(0);
+  }
+  BOOST_REQUIRE(out);
+  BOOST_TEST(out->send(frame::make(opcode::text, "outside")));
+  auto f = c.read_frame();
+  BOOST_REQUIRE(f);
+  BOOST_TEST(f->payload == "outside");
+  auto last = stats_after_frames(*ep, after, 1);
+  BOOST_TEST(last.writes - after.writes == 1u);
+  BOOST_TEST(last.direct_writes - after.direct_writes == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_reply_the_kernel_takes_in_part_is_completed_in_order) {
   start();
   raw_client c;

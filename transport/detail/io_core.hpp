@@ -37,6 +37,7 @@ struct io_counters {
   std::atomic<uint64_t> frames_out{0};
   std::atomic<uint64_t> bytes_out{0};
   std::atomic<uint64_t> writes{0};
+  std::atomic<uint64_t> direct_writes{0};
   std::atomic<int64_t> websockets{0};
   std::atomic<int64_t> longpoll_sessions{0};
 };

@@ -475,6 +475,7 @@ public:
     s.frames_out = ld(c.frames_out);
     s.bytes_out = ld(c.bytes_out);
     s.writes = ld(c.writes);
+    s.direct_writes = ld(c.direct_writes);
     return s;
   }
 

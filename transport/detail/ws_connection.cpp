@@ -160,12 +160,23 @@ public:
 
   bool send(frame_ptr f) override {
     std::unique_lock<std::mutex> guard{mtx_};
+    auto was_idle = idle_locked();
     if (!enqueue_locked(guard, std::move(f)))
       return false;
     // Corked: the end of an actor's turn writes the queue soon, this frame
     // included.
-    if (!corked_)
-      post_flush_locked(guard);
+    if (corked_)
+      return true;
+    // Idle, inside an actor's turn: that thread writes at the end of its
+    // turn, as for a reply. A broadcast to many connections is then
+    // written by the threads that deliver it (PubSub splits a big one
+    // across shards) instead of all by the I/O thread; frames that find a
+    // write in flight still pile up behind it for the next gather-write.
+    if (was_idle && fenix::defer_to_end_of_turn(shared_from_this())) {
+      corked_ = true;
+      return true;
+    }
+    post_flush_locked(guard);
     return true;
   }
 
@@ -453,6 +464,7 @@ private:
     if (sent > 0) {
       auto& ctr = core().counters;
       ctr.writes.fetch_add(1, std::memory_order_relaxed);
+      ctr.direct_writes.fetch_add(1, std::memory_order_relaxed);
       ctr.bytes_out.fetch_add(sent, std::memory_order_relaxed);
       ctr.frames_out.fetch_add(done, std::memory_order_relaxed);
     }

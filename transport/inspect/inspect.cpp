@@ -347,6 +347,7 @@ struct inspector::state {
       sum.frames_out += s.frames_out;
       sum.bytes_out += s.bytes_out;
       sum.writes += s.writes;
+      sum.direct_writes += s.direct_writes;
     }
     return sum;
   }
@@ -578,6 +579,9 @@ struct inspector::state {
         ep.bytes_out);
     one("fenix_writes_total", "Gather-writes issued", ptype::counter,
         ep.writes);
+    one("fenix_direct_writes_total",
+        "Gather-writes made by the thread that queued the frames, not the "
+        "I/O thread", ptype::counter, ep.direct_writes);
     // 3. The tree: actors by kind, topics.
     census c;
     for (auto& root : tree().snapshot())
