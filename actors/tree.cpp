@@ -381,6 +381,19 @@ bool split_members(std::string_view text, std::vector<member>& out) {
 // per thread.
 namespace {
 
+/// Clears the key of every member that a later one repeats; true if any.
+bool drop_repeated(std::vector<member>& members) {
+  bool any = false;
+  for (size_t i = 0; i < members.size(); ++i)
+    for (size_t j = i + 1; j < members.size(); ++j)
+      if (members[j].key == members[i].key) {
+        members[i].key = {};
+        any = true;
+        break;
+      }
+  return any;
+}
+
 struct merge_scratch {
   std::string add_text;
   std::vector<member> add;
@@ -408,15 +421,27 @@ struct merge_scratch {
     return true;
   }
 
-  /// Merges the prepared members into `text` (the tree's lock held).
+  /// Merges the prepared members into `text` (the tree's lock held). A
+  /// key written twice (a details_writer does not refuse it, and a socket
+  /// handler may repeat one the transport wrote) keeps its last value, as a
+  /// Boost.JSON object would: stored text never holds a key twice, so a
+  /// later merge cannot replace one copy and leave a stale one behind.
   void apply(std::string& text) {
     // Details are only ever written here and by set_details, through
-    // Boost.JSON or details_writer, so both texts always split. The first
-    // write of an actor's details (most of them) needs no split at all.
-    if (text.empty() || !split_members(text, cur)
-        || !split_members(add_text, add)) {
+    // Boost.JSON or details_writer, so both texts always split.
+    if (!split_members(add_text, add)) {
       text.assign(add_text);
       return;
+    }
+    auto repeated = drop_repeated(add);
+    // The first write of an actor's details (most of them) is taken as is.
+    auto have_cur = !text.empty() && split_members(text, cur);
+    if (!have_cur) {
+      if (!repeated) {
+        text.assign(add_text);
+        return;
+      }
+      cur.clear();
     }
     // Replaced values take their new text in place; the rest of `add` is
     // appended. Sized exactly: one such string per connection stays.

@@ -100,6 +100,8 @@ std::string render_tree(const actor_info& root);
 /// records for every connection and channel, without building a
 /// boost::json::object (an allocation per member) only to serialize it.
 /// Members are written in call order; keys and string values are escaped.
+/// A key written twice is kept once, with its last value, when the tree
+/// merges the writer.
 class details_writer {
 public:
   details_writer& str(std::string_view key, std::string_view value);

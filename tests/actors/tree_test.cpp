@@ -99,6 +99,44 @@ BOOST_AUTO_TEST_CASE(merge_details_appends_replaces_and_keeps_nesting_apart) {
   kill_and_wait(a);
 }
 
+BOOST_AUTO_TEST_CASE(a_key_written_twice_keeps_its_last_value_once) {
+  auto a = spawn_fn(sys, echo);
+  self->request(a, 10s, 1).receive([](int) {}, [](caf::error&) {});
+  auto& tree = sys.tree();
+  auto node = tree.find(a.id());
+  BOOST_REQUIRE(node);
+  // The stored text is checked, not only a parse of it: a parser keeps one
+  // of two equal keys, but a stale copy would come back on the next merge.
+  auto count = [&](std::string_view key) {
+    size_t n = 0;
+    for (auto pos = node->details.find(key); pos != std::string::npos;
+         pos = node->details.find(key, pos + 1))
+      ++n;
+    return n;
+  };
+  details_writer first; // the first write of an actor's details
+  first.str("peer", "a").num("n", 1).str("peer", "b");
+  tree.merge_details(a.id(), first);
+  BOOST_TEST(count("\"peer\"") == 1u);
+  BOOST_TEST(tree.snapshot(a.id())->details.at("peer").as_string() == "b");
+  details_writer again; // a merge that repeats a key it also replaces
+  again.str("peer", "c").open_array("t").item("x").close_array().str("peer",
+                                                                      "d");
+  tree.merge_details(a.id(), again);
+  BOOST_TEST(count("\"peer\"") == 1u);
+  BOOST_TEST(count("\"t\"") == 1u);
+  details_writer later;
+  later.str("peer", "e");
+  tree.merge_details(a.id(), later);
+  auto d = tree.snapshot(a.id())->details;
+  BOOST_TEST(d.size() == 3u);
+  BOOST_TEST(d.at("peer").as_string() == "e");
+  BOOST_TEST(d.at("n").as_int64() == 1);
+  BOOST_TEST(d.at("t") == (boost::json::array{"x"}));
+  BOOST_TEST(count("\"peer\"") == 1u);
+  kill_and_wait(a);
+}
+
 BOOST_AUTO_TEST_CASE(details_writer_writes_json_that_parses_back) {
   details_writer w;
   BOOST_TEST(w.empty());

@@ -283,12 +283,8 @@ private:
   void on_read(const boost::system::error_code& ec, size_t n) {
     if (phase_ == phase::closed)
       return;
-    if (ec) {
-      // EOF or reset: the client is gone (or finished its close).
-      record(close_code::abnormal, "", closed_by::network);
-      finish();
-      return;
-    }
+    if (ec)
+      return lost();
     touch();
     consume(inbox_.data(), n);
     if (phase_ == phase::closed)
@@ -303,11 +299,8 @@ private:
         auto m = sock_.read_some(net::buffer(buf, read_chunk), rec);
         if (rec == net::error::would_block || rec == net::error::try_again)
           break;
-        if (rec) {
-          record(close_code::abnormal, "", closed_by::network);
-          finish();
-          return;
-        }
+        if (rec)
+          return lost();
         consume(buf, m);
         if (phase_ == phase::closed)
           return;
@@ -316,6 +309,12 @@ private:
       }
     }
     do_read();
+  }
+
+  /// EOF or reset on a read: the client is gone (or finished its close).
+  void lost() {
+    record(close_code::abnormal, "", closed_by::network);
+    finish();
   }
 
   void consume(const uint8_t* pos, size_t n) {
