@@ -35,12 +35,39 @@
 ///   message and push from `handle_info`.
 /// - `handle_in`: reply with any status, no reply, or stop (with or without
 ///   a reply first). A graceful stop (normal, shutdown, shutdown:<x>) sends
-///   `phx_close`; any other reason, or an exception, sends `phx_error`.
+///   `phx_close`; any other reason, or an exception, sends `phx_error`
+///   (or, on a transient route, restarts the channel server-side).
 /// - `handle_out`: broadcasts of the events listed by `intercepts()`, once
 ///   per subscriber, to push (maybe changed) or drop.
-/// - `handle_info`: any other actor message (CAF pattern matching with
-///   `caf::message::match_elements` or `msg.match_elements<...>()`).
-/// - `terminate`: on leave, socket close, graceful stop; not after a crash.
+/// - `handle_info`: every other actor message, as typed CAF handlers (the
+///   clauses of Phoenix's `handle_info/2`), each returning an `info_result`
+///   (or nothing, for noreply). DOWN messages of actors the channel
+///   monitors arrive as `caf::down_msg`, exit messages of actors it linked
+///   to as `caf::exit_msg`. Unmatched messages are logged and dropped; an
+///   unmatched abnormal exit message stops the channel with its reason.
+/// - `handle_call`: requests (`self->request(channel, timeout, ...)`); the
+///   handler's return value is the response.
+/// - `terminate`: on leave, socket close, graceful stop, shutdown; not
+///   after a crash.
+///
+/// ```cpp
+/// caf::message_handler handle_info(socket& s) override {
+///   return {
+///     [&](after_join_atom) -> info_result { s.push("hello", ...); return info_result::noreply(); },
+///     [&](tick_atom, int n) -> info_result { ...; return info_result::noreply(); },
+///     [&](caf::down_msg& dm) -> info_result { ...; return info_result::noreply(); },
+///   };
+/// }
+/// caf::message_handler handle_call(socket&) override {
+///   return { [&](caf::get_atom) { return count_; } };
+/// }
+/// ```
+///
+/// The channel actor (`socket::self()`) belongs to its channel server:
+/// `become`, `set_down_handler`, `set_exit_handler` and
+/// `set_default_handler` on it would replace the server's own handlers, so
+/// a channel that calls them crashes with an error that says so. Return
+/// handlers from `handle_info` instead.
 
 #include <memory>
 #include <optional>
@@ -49,7 +76,9 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
+#include <caf/message_handler.hpp>
 
 #include "channels/message.hpp"
 #include "channels/pubsub.hpp"
@@ -128,6 +157,13 @@ struct in_result {
 /// `handle_out` and `handle_info` cannot reply.
 using info_result = in_result;
 
+} // namespace fenix::channels
+
+// handle_info clauses return it through CAF's message machinery, locally.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fenix::channels::in_result)
+
+namespace fenix::channels {
+
 /// Reply later, from any thread or actor (Phoenix's `socket_ref` +
 /// `reply/2`). Captured by `socket::ref()` inside `handle_in`.
 class socket_ref {
@@ -194,9 +230,15 @@ public:
   /// A handle for replying later to the event being handled right now.
   virtual socket_ref ref() const = 0;
 
-  /// The endpoint's PubSub (extra subscriptions deliver `broadcast_msg`
-  /// to `handle_info`).
+  /// The endpoint's PubSub.
   virtual const channels::pubsub& pubsub() const noexcept = 0;
+
+  /// An extra subscription of this channel: broadcasts on `topic` reach
+  /// `handle_info` as `(broadcast_atom, broadcast_msg)`. Unlike a direct
+  /// `pubsub().subscribe(topic, self())`, the channel server renews it
+  /// after a PubSub restart. Idempotent.
+  virtual void subscribe(const std::string& topic) = 0;
+  virtual void unsubscribe(const std::string& topic) = 0;
 
   /// Convenience: the string assign `key`, or "".
   std::string assign_string(const std::string& key) const;
@@ -224,8 +266,15 @@ public:
   virtual info_result handle_out(const std::string& event, const payload& p,
                                  socket& s);
 
-  /// Any other actor message. Default: log and ignore.
-  virtual info_result handle_info(caf::message& msg, socket& s);
+  /// The `handle_info` clauses, asked for once per channel object, right
+  /// after it is created (before `join`). The handlers may capture `this`
+  /// and `s`, which outlive them. Default: none (every message is logged
+  /// and dropped).
+  virtual caf::message_handler handle_info(socket& s);
+
+  /// The `handle_call` clauses: the handler's result is the response to
+  /// the request. Default: none (a requester gets an error).
+  virtual caf::message_handler handle_call(socket& s);
 
   virtual void terminate(const stop_reason& why, socket& s);
 };

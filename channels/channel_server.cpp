@@ -1,84 +1,27 @@
+// The channel server: one actor per joined (connection, topic), Phoenix's
+// Channel.Server. It runs the user's channel object and is the only place
+// where channel code executes.
+
 #include "channels/channel_server.hpp"
 
 #include <algorithm>
-#include <vector>
 #include <optional>
+#include <stdexcept>
+#include <utility>
+#include <vector>
 
+#include <boost/json/serialize.hpp>
 #include <caf/all.hpp>
 
 #include "actors/actor.hpp"
+#include "actors/errors.hpp"
 #include "actors/log.hpp"
+#include "actors/system.hpp"
 #include "actors/metrics.hpp"
+#include "actors/tree.hpp"
 #include "channels/serializer.hpp"
-#include "supervision/restart_window.hpp"
 
 namespace fenix::channels {
-
-// -- channel.hpp out-of-line parts -------------------------------------------------
-
-socket::~socket() {
-  // nop
-}
-
-std::string socket::assign_string(const std::string& key) const {
-  auto& a = assigns();
-  if (auto i = a.find(key); i != a.end() && i->value().is_string())
-    return std::string{i->value().as_string()};
-  return {};
-}
-
-channel::~channel() {
-  // nop
-}
-
-in_result channel::handle_in(const std::string& event, const payload&,
-                             socket& s) {
-  throw std::runtime_error("no handle_in for event \"" + event + "\" on "
-                           + s.topic());
-}
-
-std::vector<std::string> channel::intercepts() const {
-  return {};
-}
-
-info_result channel::handle_out(const std::string& event, const payload&,
-                                socket& s) {
-  throw std::runtime_error("event \"" + event + "\" intercepted on "
-                           + s.topic() + " without a handle_out");
-}
-
-info_result channel::handle_info(caf::message& msg, socket& s) {
-  FENIX_WARN("channel", s.topic() << ": unhandled message " << to_string(msg));
-  return info_result::noreply();
-}
-
-void channel::terminate(const stop_reason&, socket&) {
-  // nop
-}
-
-std::string payload_field(const json& p, const std::string& key) {
-  if (auto obj = p.if_object())
-    if (auto i = obj->find(key); i != obj->end() && i->value().is_string())
-      return std::string{i->value().as_string()};
-  return {};
-}
-
-std::string payload_field(const payload& p, const std::string& key) {
-  if (auto v = std::get_if<boost::json::value>(&p))
-    return payload_field(*v, key);
-  return {};
-}
-
-bool socket_ref::reply(const std::string& status, const payload& p) const {
-  if (!out_ || !ser_)
-    return false;
-  auto res = ser_->encode_reply(join_ref_, ref_, topic_, status, p);
-  if (!res)
-    return false;
-  return out_->send_reply(std::move(*res));
-}
-
-// -- the channel server ------------------------------------------------------------
 
 namespace {
 
@@ -107,11 +50,32 @@ metrics::metric& messages_out() {
   return m;
 }
 
+class channel_server;
+
+// The server's own hooks are named types, so that it can tell whether user
+// code replaced one of them (std::function::target).
+struct down_fn {
+  channel_server* self;
+  void operator()(caf::scheduled_actor*, caf::down_msg& dm) const;
+};
+
+struct exit_fn {
+  channel_server* self;
+  void operator()(caf::scheduled_actor*, caf::exit_msg& em) const;
+};
+
+struct default_fn {
+  channel_server* self;
+  caf::result<caf::message> operator()(caf::scheduled_actor*,
+                                       caf::message_view& x) const;
+};
+
 class channel_server final : public fenix::actor, public socket {
 public:
-  channel_server(caf::actor_config& cfg, channel_init init)
-      : fenix::actor(cfg), init_(std::move(init)) {
-    reply_join_ref_ = init_.join_ref.is_null() ? init_.ref : init_.join_ref;
+  channel_server(caf::actor_config& cfg, std::shared_ptr<channel_init> init,
+                 bool silent)
+      : fenix::actor(cfg), init_(std::move(init)), silent_(silent) {
+    reply_join_ref_ = init_->join_ref.is_null() ? init_->ref : init_->join_ref;
   }
 
   const char* name() const override {
@@ -122,35 +86,33 @@ public:
     if (joined_) // crashed: end() did not run
       bump(channels_gauge(), -1);
     joined_ = false;
-    // Handles to the shard and the connection (which hold handles to us)
+    // Handles to the shards and the connection (which hold handles to us)
     // must not outlive us: members are freed only with the last handle.
-    shard_ = caf::actor{};
-    init_.connection = caf::actor{};
-    init_.out.reset();
+    shards_.clear();
+    held_.clear();
+    info_ = caf::message_handler{};
+    call_ = caf::message_handler{};
     chan_.reset();
+    init_.reset();
     fenix::actor::on_exit();
   }
 
   caf::behavior make_behavior() override {
-    set_down_handler([this](caf::down_msg& msg) {
-      if (msg.source == init_.connection)
-        // The socket closed: Phoenix's {:shutdown, :closed}.
-        end(stop_reason::shutdown("closed"), false);
-      else if (msg.source == shard_)
-        throw std::runtime_error("pubsub shard for " + init_.topic + " died");
-    });
-    set_default_handler(
-      [this](caf::scheduled_actor*, caf::message_view& x)
-        -> caf::result<caf::message> {
-        auto msg = x.move_content_to_message();
-        if (!chan_ || !joined_)
-          return caf::message{};
-        auto res = guarded([&] { return chan_->handle_info(msg, *this); });
-        if (res)
-          act(std::move(*res), boost::json::value{});
-        return caf::message{};
-      });
-    return {
+    details_writer details;
+    details.str("topic", init_->topic);
+    if (init_->join_ref.is_string())
+      details.str("join_ref", init_->join_ref.get_string());
+    else
+      details.raw("join_ref", boost::json::serialize(init_->join_ref));
+    details.str("restart", init_->restart);
+    details.num("connection", static_cast<int64_t>(init_->connection.id()));
+    rt().tree().merge_details(ctrl()->id(), details);
+    set_down_handler(down_fn{this});
+    set_exit_handler(exit_fn{this});
+    set_default_handler(default_fn{this});
+    monitor(init_->connection);
+    send(this, join_atom::value);
+    caf::behavior bhvr{
       [this](join_atom) { do_join(); },
       [this](in_atom, inbound& in) {
         if (!joined_)
@@ -159,175 +121,216 @@ public:
           return leave(in.ref);
         bump(messages_in());
         current_ref_ = &in.ref;
-        auto res = guarded([&] {
-          return chan_->handle_in(in.event, *in.payload, *this);
-        });
+        auto res = chan_->handle_in(in.event, *in.payload, *this);
         current_ref_ = nullptr;
-        if (res)
-          act(std::move(*res), in.ref);
+        check_hooks();
+        act(std::move(res), in.ref);
       },
       [this](broadcast_atom, const broadcast_msg& msg) {
         if (!joined_)
           return;
-        if (intercepts_ && std::find(intercepts_->begin(), intercepts_->end(),
-                                     msg.event)
-                             != intercepts_->end()
-            && msg.topic == init_.topic) {
-          auto res = guarded([&] {
-            return chan_->handle_out(msg.event, *msg.payload, *this);
-          });
-          if (res)
-            act(std::move(*res), boost::json::value{});
+        if (msg.topic == init_->topic && intercepts_
+            && std::find(intercepts_->begin(), intercepts_->end(), msg.event)
+                 != intercepts_->end()) {
+          auto res = chan_->handle_out(msg.event, *msg.payload, *this);
+          check_hooks();
+          act(std::move(res), boost::json::value{});
         } else {
           auto m = caf::make_message(broadcast_atom::value, msg);
-          auto res = guarded([&] { return chan_->handle_info(m, *this); });
-          if (res)
-            act(std::move(*res), boost::json::value{});
+          run_info(m);
         }
       },
       [this](drain_atom) {
         // The socket closes with 1012 and writes nothing for us.
         end(stop_reason::shutdown("draining"), false);
       },
+      [this](shard_up_atom, size_t index) { resubscribe(index); },
     };
+    own_bhvr_ = bhvr.as_behavior_impl().get();
+    return bhvr;
+  }
+
+  // -- hooks ---------------------------------------------------------------------
+
+  void on_down(caf::down_msg& dm) {
+    if (dm.source == init_->connection) {
+      // The socket closed: Phoenix's {:shutdown, :closed}.
+      end(stop_reason::shutdown("closed"), false);
+      return;
+    }
+    for (auto i = shards_.begin(); i != shards_.end(); ++i) {
+      if (i->address() == dm.source) {
+        auto dead = i->id();
+        shards_.erase(i);
+        shard_down(dead);
+        return;
+      }
+    }
+    run_info(caf::make_message(std::move(dm)));
+  }
+
+  void on_exit_msg(caf::exit_msg& em) {
+    // Channels trap exits, as Phoenix's do: an exit signal with a shutdown
+    // reason (a supervisor stopping us, a duplicate join) ends the channel
+    // with terminate; others are the channel's own links, for its
+    // handle_info clauses to take, and otherwise kill it as they would an
+    // actor that does not trap them.
+    auto kind = classify_exit(em.reason);
+    if (kind == exit_kind::shutdown) {
+      end(stop_reason::shutdown(), false);
+      return;
+    }
+    auto m = caf::make_message(em);
+    if (run_info(m, false) || kind == exit_kind::normal)
+      return;
+    FENIX_WARN("channel", init_->topic << ": linked actor exited: "
+                                       << system().render(em.reason));
+    ended_ = true;
+    quit(std::move(em.reason));
+  }
+
+  caf::result<caf::message> on_other(caf::message_view& x) {
+    auto msg = x.move_content_to_message();
+    if (!chan_)
+      return caf::message{};
+    auto me = current_mailbox_element();
+    if (me && me->mid.is_request()) {
+      if (call_) {
+        if (auto res = call_(msg)) {
+          check_hooks();
+          return std::move(*res);
+        }
+      }
+      FENIX_WARN("channel", init_->topic << ": no handle_call for "
+                                         << to_string(msg));
+      return caf::sec::unexpected_message;
+    }
+    run_info(msg);
+    return caf::message{};
   }
 
   // -- socket interface ----------------------------------------------------------
 
   const std::string& topic() const noexcept override {
-    return init_.topic;
+    return init_->topic;
   }
   const json& join_ref() const noexcept override {
-    return init_.join_ref;
+    return init_->join_ref;
   }
   const std::optional<std::string>& id() const noexcept override {
-    return init_.socket_id;
+    return init_->socket_id;
   }
   boost::json::object& assigns() override {
     if (!own_assigns_)
       own_assigns_ = std::make_unique<boost::json::object>(
-        init_.assigns ? *init_.assigns : boost::json::object{});
+        init_->assigns ? *init_->assigns : boost::json::object{});
     return *own_assigns_;
   }
   const boost::json::object& assigns() const noexcept override {
     static const boost::json::object empty;
     if (own_assigns_)
       return *own_assigns_;
-    return init_.assigns ? *init_.assigns : empty;
+    return init_->assigns ? *init_->assigns : empty;
   }
   const std::string& transport() const noexcept override {
-    return init_.transport;
+    return init_->transport;
   }
   caf::event_based_actor* self() noexcept override {
     return this;
   }
   const channels::pubsub& pubsub() const noexcept override {
-    return init_.pubsub;
+    return init_->pubsub;
   }
 
   void push(const std::string& event, const payload& p) override {
     forbid_in_join("push");
-    auto res = init_.ser->encode_push(reply_join_ref_, init_.topic, event, p);
+    auto res = init_->ser->encode_push(reply_join_ref_, init_->topic, event,
+                                       p);
     if (!res)
       throw std::runtime_error("push " + event + ": " + res.error().reason);
-    init_.out->send(std::move(*res));
+    emit(std::move(*res), false);
   }
 
   void broadcast(const std::string& event, const payload& p) override {
     forbid_in_join("broadcast");
     check_broadcast_payload(p);
-    init_.pubsub.broadcast_by(address(), init_.topic, event, share(p));
+    publish(broadcast_msg{init_->topic, event, share(p), {}, address()},
+            false);
   }
 
   void broadcast_from(const std::string& event, const payload& p) override {
     forbid_in_join("broadcast_from");
     check_broadcast_payload(p);
-    init_.pubsub.broadcast_from(address(), init_.topic, event, share(p));
+    publish(broadcast_msg{init_->topic, event, share(p), address(), {}},
+            false);
   }
 
   void local_broadcast(const std::string& event, const payload& p) override {
     forbid_in_join("local_broadcast");
     check_broadcast_payload(p);
-    init_.pubsub.local_broadcast(init_.topic, event, share(p));
+    publish(broadcast_msg{init_->topic, event, share(p), {}, address()}, true);
   }
 
   socket_ref ref() const override {
-    return socket_ref{init_.out, init_.ser, init_.topic, reply_join_ref_,
+    return socket_ref{init_->out, init_->ser, init_->topic, reply_join_ref_,
                       current_ref_ ? *current_ref_ : boost::json::value{}};
   }
 
+  void subscribe(const std::string& topic) override {
+    if (topic == init_->topic
+        || std::find(extra_.begin(), extra_.end(), topic) != extra_.end())
+      return;
+    extra_.push_back(topic);
+    subscribe_extra(topic);
+  }
+
+  void unsubscribe(const std::string& topic) override {
+    auto i = std::find(extra_.begin(), extra_.end(), topic);
+    if (i == extra_.end())
+      return;
+    extra_.erase(i);
+    init_->pubsub.unsubscribe(topic, caf::actor_cast<caf::actor>(this));
+  }
+
 private:
-  // -- transient restarts ----------------------------------------------------------
-
-  /// Runs a callback. On a temporary route an exception propagates (the
-  /// actor dies, the socket writes phx_error). On a transient route the
-  /// channel restarts in place: a fresh channel object, join re-run with
-  /// the original payload and no reply written; past the intensity the
-  /// exception propagates after all.
-  template <class F>
-  std::optional<in_result> guarded(F f) {
-    if (!init_.transient)
-      return f();
-    try {
-      return f();
-    } catch (std::exception& e) {
-      if (!restarts_.add(restart_window::clock::now(), init_.max_restarts,
-                         init_.max_seconds)) {
-        FENIX_WARN("channel", init_.topic << ": crashed (" << e.what()
-                                          << "), restart intensity reached");
-        throw;
-      }
-      FENIX_WARN("channel", init_.topic << ": crashed (" << e.what()
-                                        << "), restarting it in place");
-      node().restarts.fetch_add(1, std::memory_order_relaxed);
-      rejoin();
-      return std::nullopt;
-    }
-  }
-
-  void rejoin() {
-    chan_ = init_.factory();
-    in_join_ = true;
-    join_result res;
-    try {
-      res = chan_->join(init_.topic, json_payload(), *this);
-    } catch (std::exception& e) {
-      in_join_ = false;
-      throw std::runtime_error(std::string{"rejoin crashed: "} + e.what());
-    }
-    in_join_ = false;
-    if (res.what != join_result::kind::ok)
-      throw std::runtime_error("rejoin refused");
-  }
-
   // -- join ----------------------------------------------------------------------
 
   void join_done(join_outcome outcome) {
-    send(init_.connection, join_done_atom::value, static_cast<int>(outcome));
+    send(init_->connection, join_done_atom::value, static_cast<int>(outcome),
+         init_->topic, silent_);
+  }
+
+  void join_crashed(const std::string& why, caf::error reason) {
+    FENIX_ERROR("channel", init_->topic << ": join crashed: " << why);
+    if (!silent_)
+      write(init_->ser->encode_error_reply(reply_join_ref_, init_->ref,
+                                           init_->topic, "join crashed"));
+    join_done(crashed);
+    ended_ = true;
+    quit(std::move(reason));
   }
 
   void do_join() {
-    chan_ = init_.factory();
     join_result res;
-    in_join_ = true;
     try {
-      res = chan_->join(init_.topic, json_payload(), *this);
+      chan_ = init_->factory();
+      info_ = chan_->handle_info(*this);
+      call_ = chan_->handle_call(*this);
+      in_join_ = true;
+      res = chan_->join(init_->topic, json_payload(), *this);
+      in_join_ = false;
+      check_hooks();
     } catch (std::exception& e) {
       in_join_ = false;
-      FENIX_ERROR("channel", init_.topic << ": join crashed: " << e.what());
-      if (!init_.silent)
-        write(init_.ser->encode_error_reply(reply_join_ref_, init_.ref,
-                                            init_.topic, "join crashed"));
-      join_done(crashed);
-      quit(caf::make_error(caf::sec::runtime_error, e.what()));
+      join_crashed(e.what(), caf::make_error(caf::sec::runtime_error, e.what()));
       return;
     }
-    in_join_ = false;
     if (res.what == join_result::kind::error) {
-      if (!init_.silent)
-        write(init_.ser->encode_reply(reply_join_ref_, init_.ref, init_.topic,
-                                      "error", res.response));
+      if (!silent_)
+        write(init_->ser->encode_reply(reply_join_ref_, init_->ref,
+                                       init_->topic, "error", res.response));
       join_done(refused);
+      ended_ = true;
       quit();
       return;
     }
@@ -335,107 +338,265 @@ private:
     if (!icpt.empty())
       intercepts_ = std::make_shared<const std::vector<std::string>>(
         std::move(icpt));
-    shard_ = init_.pubsub.shard_for(init_.topic);
-    if (!shard_) {
+    auto shard = init_->pubsub.shard_for(init_->topic);
+    if (!shard) {
       // The shard is restarting: the join fails, the client retries.
-      if (!init_.silent)
-        write(init_.ser->encode_error_reply(reply_join_ref_, init_.ref,
-                                            init_.topic, "join crashed"));
-      join_done(crashed);
-      quit(caf::make_error(caf::sec::runtime_error, "pubsub unavailable"));
+      join_crashed("pubsub unavailable",
+                   caf::make_error(caf::sec::runtime_error,
+                                   "pubsub unavailable"));
       return;
     }
-    monitor(shard_);
-    // Subscribe first and write the join reply once the shard confirmed:
-    // a client that saw "joined" must see every broadcast from then on
-    // (the churn benchmark counts). `await` also holds back our own later
-    // messages (an after-join push) until the reply is out.
-    // No timeout: the shard answers at once, and CAF bounces the request
-    // with an error if the shard dies first (we also monitor it).
-    auto response = std::move(res.response);
-    request(shard_, caf::infinite, subscribe_atom::value,
-            subscription_req{init_.topic, caf::actor_cast<caf::actor>(this),
-                             fastlane{init_.out, init_.ser, intercepts_}})
+    watch_shard(shard);
+    // The shard writes the join reply when the subscription takes effect,
+    // ahead of every broadcast frame it dispatches to us afterwards; and a
+    // client that saw "joined" sees every later broadcast (the churn
+    // benchmark counts). `await` holds back our own later messages (an
+    // after-join push) until the subscription is in place.
+    transport::frame_ptr reply;
+    if (!silent_) {
+      auto enc = init_->ser->encode_reply(reply_join_ref_, init_->ref,
+                                          init_->topic, "ok", res.response);
+      if (!enc) {
+        join_crashed(enc.error().reason,
+                     caf::make_error(caf::sec::runtime_error,
+                                     enc.error().reason));
+        return;
+      }
+      reply = std::move(*enc);
+      bump(messages_out());
+    }
+    request(shard, caf::infinite, subscribe_atom::value,
+            subscription_req{init_->topic, caf::actor_cast<caf::actor>(this),
+                             lane(), std::move(reply)})
       .await(
-        [this, response]() mutable {
-          if (!init_.silent)
-            write(init_.ser->encode_reply(reply_join_ref_, init_.ref,
-                                          init_.topic, "ok", response));
+        [this] {
           joined_ = true;
-          if (!init_.transient)
-            init_.payload.reset(); // only a restart would need it again
+          if (std::string_view{init_->restart} != "transient")
+            init_->payload.reset(); // only a restart would need it again
           bump(joins_total());
           bump(channels_gauge());
-          monitor(init_.connection);
           join_done(joined);
         },
         [this](caf::error& err) {
-          if (!init_.silent)
-            write(init_.ser->encode_error_reply(reply_join_ref_, init_.ref,
-                                                init_.topic, "join crashed"));
-          join_done(crashed);
-          quit(err);
+          join_crashed("pubsub: " + system().render(err), err);
         });
   }
 
+  fastlane lane() const {
+    return fastlane{init_->out, init_->ser, intercepts_};
+  }
+
   boost::json::value json_payload() const {
-    if (init_.payload)
-      if (auto v = std::get_if<boost::json::value>(init_.payload.get()))
+    if (init_->payload)
+      if (auto v = std::get_if<boost::json::value>(init_->payload.get()))
         return *v;
     return boost::json::value{};
   }
 
+  // -- PubSub restarts -------------------------------------------------------------
+
+  void watch_shard(const caf::actor& shard) {
+    for (auto& s : shards_)
+      if (s == shard)
+        return;
+    monitor(shard);
+    shards_.push_back(shard);
+  }
+
+  void subscribe_extra(const std::string& topic) {
+    auto shard = init_->pubsub.shard_for(topic);
+    if (!shard)
+      return; // restarting: its shard_up follows our await
+    watch_shard(shard);
+    init_->pubsub.subscribe(topic, caf::actor_cast<caf::actor>(this));
+  }
+
+  /// A shard died with our subscriptions on it: ask to hear from its
+  /// successor for every topic of ours it served.
+  void shard_down(caf::actor_id dead) {
+    FENIX_INFO("channel", init_->topic << ": pubsub shard #" << dead
+                                       << " went down; resubscribing");
+    auto self = caf::actor_cast<caf::actor>(this);
+    std::vector<size_t> asked;
+    auto ask = [&](const std::string& topic) {
+      auto index = init_->pubsub.shard_index(topic);
+      if (std::find(asked.begin(), asked.end(), index) != asked.end())
+        return;
+      asked.push_back(index);
+      init_->pubsub.await_shard(topic, dead, self);
+    };
+    ask(init_->topic);
+    for (auto& t : extra_)
+      ask(t);
+  }
+
+  void resubscribe(size_t index) {
+    auto& ps = init_->pubsub;
+    if (ps.shard_index(init_->topic) == index) {
+      if (auto shard = ps.shard_for(init_->topic)) {
+        watch_shard(shard);
+        ps.subscribe(init_->topic, caf::actor_cast<caf::actor>(this), lane());
+      }
+    }
+    for (auto& t : extra_)
+      if (ps.shard_index(t) == index)
+        subscribe_extra(t);
+  }
+
   // -- results -------------------------------------------------------------------
+
+  /// Runs the handle_info clauses on `msg`; false if none matched (then,
+  /// with `log`, it is logged and dropped, as Phoenix does).
+  bool run_info(caf::message& msg, bool log = true) {
+    if (!chan_ || ended_)
+      return true;
+    caf::optional<caf::message> res;
+    if (info_)
+      res = info_(msg);
+    check_hooks();
+    if (!res) {
+      if (log)
+        FENIX_WARN("channel", init_->topic << ": unhandled message "
+                                           << to_string(msg));
+      return false;
+    }
+    if (res->match_elements<in_result>())
+      act(std::move(res->get_mutable_as<in_result>(0)), boost::json::value{});
+    return true;
+  }
+
+  bool run_info(caf::message&& msg) {
+    return run_info(msg);
+  }
 
   void act(in_result res, const boost::json::value& ref) {
     if (res.has_reply)
-      write(init_.ser->encode_reply(reply_join_ref_, ref, init_.topic,
-                                    res.status, res.response));
+      write(init_->ser->encode_reply(reply_join_ref_, ref, init_->topic,
+                                     res.status, res.response));
     if (res.what == in_result::kind::stop)
       end(res.reason, true);
   }
 
   void leave(const boost::json::value& ref) {
-    write(init_.ser->encode_reply(reply_join_ref_, ref, init_.topic, "ok",
-                                  boost::json::value(boost::json::object{})));
+    write(init_->ser->encode_reply(reply_join_ref_, ref, init_->topic, "ok",
+                                   boost::json::value(boost::json::object{})));
     end(stop_reason::shutdown("left"), true);
   }
 
   /// Ends the channel. A graceful end writes phx_close (unless the socket is
   /// gone or draining) and tells the socket; then terminate runs, and what
   /// it pushes still follows the phx_close. Other reasons exit abnormally,
-  /// so the socket's monitor writes phx_error.
+  /// so the socket's monitor writes phx_error (or the supervisor of a
+  /// transient channel restarts it).
   void end(const stop_reason& why, bool tell_socket) {
     if (ended_)
       return;
-    ended_ = true;
     bool graceful = why.graceful();
     if (graceful && tell_socket) {
-      write(init_.ser->encode_phx_close(init_.join_ref, init_.topic));
-      send(init_.connection, closed_atom::value, closed_notice{init_.topic});
+      write(init_->ser->encode_phx_close(init_->join_ref, init_->topic));
+      send(init_->connection, closed_atom::value,
+           closed_notice{init_->topic});
     }
-    if (chan_)
+    if (chan_ && joined_)
       chan_->terminate(why, *this);
+    ended_ = true;
     if (joined_)
       bump(channels_gauge(), -1);
     joined_ = false;
-    if (graceful)
-      quit(why.text == "normal" ? caf::error{}
-                                : caf::make_error(caf::exit_reason::user_shutdown));
+    auto reason = graceful ? (why.text == "normal"
+                                ? caf::error{}
+                                : caf::make_error(caf::exit_reason::user_shutdown))
+                           : caf::make_error(caf::sec::runtime_error, why.text);
+    if (publishing_ > 0) {
+      // Our last frames wait for a broadcast of ours: leave once they are
+      // out (nothing else runs meanwhile: we await the shard).
+      quit_after_publish_ = std::move(reason);
+      return;
+    }
+    quit(std::move(reason));
+  }
+
+  // -- writing -------------------------------------------------------------------
+
+  /// Writes a frame of this channel. While a broadcast of ours is being
+  /// dispatched, frames wait for it: our client gets our own broadcast's
+  /// copy before anything we produced after it (protocol.md 2.17.2).
+  void emit(transport::frame_ptr f, bool reply) {
+    bump(messages_out());
+    if (publishing_ > 0) {
+      held_.emplace_back(std::move(f), reply);
+      return;
+    }
+    if (reply)
+      init_->out->send_reply(std::move(f));
     else
-      quit(caf::make_error(caf::sec::runtime_error, why.text));
+      init_->out->send(std::move(f));
+  }
+
+  void write(encode_result res) {
+    if (!res) {
+      FENIX_ERROR("channel", init_->topic << ": cannot encode: "
+                                          << res.error().reason);
+      throw std::runtime_error(res.error().reason);
+    }
+    emit(std::move(*res), true);
+  }
+
+  /// A broadcast by this channel: dispatched by the topic's shard while we
+  /// wait (Phoenix dispatches in the broadcaster's process), so that every
+  /// local subscriber, our own client included, has it queued before our
+  /// next frame or message.
+  void publish(broadcast_msg msg, bool local_only) {
+    auto shard = init_->pubsub.route(msg, local_only);
+    if (!shard)
+      return; // the shard restarts: lost, as in flight (at-most-once)
+    ++publishing_;
+    request(shard, caf::infinite, broadcast_atom::value, std::move(msg))
+      .await([this] { published(); },
+             [this](caf::error&) { published(); });
+  }
+
+  void published() {
+    if (--publishing_ > 0)
+      return;
+    auto held = std::move(held_);
+    held_ = {};
+    for (auto& [f, reply] : held) {
+      if (reply)
+        init_->out->send_reply(std::move(f));
+      else
+        init_->out->send(std::move(f));
+    }
+    if (quit_after_publish_)
+      quit(std::move(*quit_after_publish_));
   }
 
   // -- helpers -------------------------------------------------------------------
 
-  void write(encode_result res) {
-    if (!res) {
-      FENIX_ERROR("channel", init_.topic << ": cannot encode: "
-                                         << res.error().reason);
-      throw std::runtime_error(res.error().reason);
-    }
-    bump(messages_out());
-    init_.out->send_reply(std::move(*res));
+  /// The channel actor belongs to this server: a user callback that
+  /// replaced its behaviour or one of its hooks would leave the channel
+  /// deaf to its socket without a word, so it crashes, loudly.
+  void check_hooks() {
+    if (ended_)
+      return;
+    if (bhvr_stack_.empty()
+        || bhvr_stack_.back().as_behavior_impl().get() != own_bhvr_)
+      throw std::logic_error("become() on a channel actor replaces its "
+                             "channel server's behaviour; return handlers "
+                             "from handle_info instead");
+    // CAF moves a hook out while it runs (and back after): an empty one is
+    // ours, running now.
+    auto ours = [](auto& hook, auto* tag) {
+      using tag_t = std::remove_pointer_t<decltype(tag)>;
+      return !hook || hook.template target<tag_t>() != nullptr;
+    };
+    if (!ours(down_handler_, static_cast<down_fn*>(nullptr))
+        || !ours(exit_handler_, static_cast<exit_fn*>(nullptr))
+        || !ours(default_handler_, static_cast<default_fn*>(nullptr)))
+      throw std::logic_error("set_down_handler, set_exit_handler and "
+                             "set_default_handler on a channel actor replace "
+                             "its channel server's hooks; handle "
+                             "caf::down_msg / caf::exit_msg in handle_info");
   }
 
   void forbid_in_join(const char* what) {
@@ -455,24 +616,48 @@ private:
     return std::make_shared<const message_payload>(p);
   }
 
-  channel_init init_;
+  std::shared_ptr<channel_init> init_;
   boost::json::value reply_join_ref_;
   channel_ptr chan_;
+  caf::message_handler info_;
+  caf::message_handler call_;
   std::shared_ptr<const std::vector<std::string>> intercepts_;
-  caf::actor shard_;
+  /// Shards we subscribed on (monitored): one, mostly.
+  std::vector<caf::actor> shards_;
+  /// Extra subscriptions (socket::subscribe), renewed after PubSub
+  /// restarts like the topic's own.
+  std::vector<std::string> extra_;
+  std::vector<std::pair<transport::frame_ptr, bool>> held_;
+  const caf::detail::behavior_impl* own_bhvr_ = nullptr;
   const boost::json::value* current_ref_ = nullptr;
-  restart_window restarts_;
   std::unique_ptr<boost::json::object> own_assigns_; // after a write
+  uint32_t publishing_ = 0;
+  std::optional<caf::error> quit_after_publish_;
+  bool silent_;
   bool in_join_ = false;
   bool joined_ = false;
   bool ended_ = false;
 };
 
+void down_fn::operator()(caf::scheduled_actor*, caf::down_msg& dm) const {
+  self->on_down(dm);
+}
+
+void exit_fn::operator()(caf::scheduled_actor*, caf::exit_msg& em) const {
+  self->on_exit_msg(em);
+}
+
+caf::result<caf::message>
+default_fn::operator()(caf::scheduled_actor*, caf::message_view& x) const {
+  return self->on_other(x);
+}
+
 } // namespace
 
-caf::actor spawn_channel_server(caf::local_actor* parent,
-                                detail::channel_init init) {
-  return parent->spawn<channel_server>(std::move(init));
+caf::actor spawn_channel_server(caf::actor_system& sys,
+                                std::shared_ptr<detail::channel_init> init,
+                                bool silent) {
+  return sys.spawn<channel_server>(std::move(init), silent);
 }
 
 } // namespace fenix::channels

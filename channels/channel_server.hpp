@@ -1,14 +1,21 @@
 #pragma once
 
+#include <memory>
+
 #include <caf/actor.hpp>
+#include <caf/fwd.hpp>
 
 #include "channels/detail/protocol.hpp"
 
 namespace fenix::channels {
 
-/// Spawns the channel server of one join (Phoenix's Channel.Server) from
-/// inside the connection actor `parent`. Ask it `(join_atom)` next.
-caf::actor spawn_channel_server(caf::local_actor* parent,
-                                detail::channel_init init);
+/// Spawns the channel server of one join (Phoenix's Channel.Server); meant
+/// as the start function of its supervisor's child spec. It joins by
+/// itself and tells its connection `(join_done_atom, outcome)`. `silent`:
+/// a server-side restart of a transient channel, which joins again without
+/// writing a reply (the client still has its join).
+caf::actor spawn_channel_server(caf::actor_system& sys,
+                                std::shared_ptr<detail::channel_init> init,
+                                bool silent);
 
 } // namespace fenix::channels

@@ -37,10 +37,16 @@ public:
     return fns_.on_out(event, p, s);
   }
 
-  info_result handle_info(caf::message& msg, socket& s) override {
+  caf::message_handler handle_info(socket& s) override {
     if (!fns_.on_info)
-      return channel::handle_info(msg, s);
-    return fns_.on_info(msg, s);
+      return channel::handle_info(s);
+    return fns_.on_info(s);
+  }
+
+  caf::message_handler handle_call(socket& s) override {
+    if (!fns_.on_call)
+      return channel::handle_call(s);
+    return fns_.on_call(s);
   }
 
   void terminate(const stop_reason& why, socket& s) override {

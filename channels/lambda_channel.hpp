@@ -28,7 +28,9 @@ struct lambda_channel {
   std::function<in_result(const std::string&, const payload&, socket&)> on_in;
   std::function<info_result(const std::string&, const payload&, socket&)>
     on_out;
-  std::function<info_result(caf::message&, socket&)> on_info;
+  /// handle_info / handle_call clauses (see channel).
+  std::function<caf::message_handler(socket&)> on_info;
+  std::function<caf::message_handler(socket&)> on_call;
   std::function<void(const stop_reason&, socket&)> on_terminate;
   std::vector<std::string> intercepts;
 

@@ -282,7 +282,10 @@ public:
 
 
   caf::behavior make_behavior() override {
-    st_->shards.set(index_, caf::actor_cast<caf::weak_actor_ptr>(this));
+    for (auto& w : st_->shards.set(index_,
+                                   caf::actor_cast<caf::weak_actor_ptr>(this)))
+      if (auto hdl = caf::actor_cast<caf::actor>(w.lock()))
+        send(hdl, shard_up_atom::value, index_);
     set_down_handler([this](caf::down_msg& msg) { drop(msg.source.id()); });
     return {
       // Answered (with nothing) so that a channel can wait until it is
@@ -317,10 +320,14 @@ private:
     auto id = req.subscriber.id();
     auto& subs = topics_[req.topic];
     if (auto i = subs.pos.find(id); i != subs.pos.end()) {
+      if (req.first && req.lane)
+        req.lane->out->send_reply(std::move(req.first));
       subs.entries[i->second].lane = std::move(req.lane);
       return;
     }
     subs.pos.emplace(id, subs.entries.size());
+    if (req.first && req.lane)
+      req.lane->out->send_reply(std::move(req.first));
     subs.entries.push_back(entry{req.subscriber, std::move(req.lane)});
     auto& owned = by_pid_[id];
     if (owned.topics.empty()) {
@@ -479,6 +486,24 @@ size_t pubsub::shard_count() const {
 
 caf::actor pubsub::shard_for(const std::string& topic) const {
   return state_->shards.for_topic(topic);
+}
+
+size_t pubsub::shard_index(const std::string& topic) const {
+  return state_->shards.index_of(topic);
+}
+
+void pubsub::await_shard(const std::string& topic, caf::actor_id dead,
+                         const caf::actor& waiter) const {
+  auto index = shard_index(topic);
+  if (state_->shards.await_restart(
+        index, dead, caf::actor_cast<caf::weak_actor_ptr>(waiter)))
+    caf::anon_send(waiter, shard_up_atom::value, index);
+}
+
+caf::actor pubsub::route(const broadcast_msg& msg, bool local_only) const {
+  if (!local_only)
+    state_->adapter->forward(msg, std::string{});
+  return shard_for(msg.topic);
 }
 
 void pubsub::subscribe(const std::string& topic, const caf::actor& subscriber,

@@ -24,6 +24,9 @@ class serializer;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using unsubscribe_atom = caf::atom_constant<caf::atom("unsubscr")>;
 using broadcast_atom = caf::atom_constant<caf::atom("broadcast")>;
+/// `(shard_up_atom, size_t index)`: the shard serving `index` is back after
+/// a restart (sent to those who asked with `pubsub::await_shard`).
+using shard_up_atom = caf::atom_constant<caf::atom("shardup")>;
 
 /// A payload shared by every recipient of a broadcast: immutable, never
 /// copied per subscriber.
@@ -77,6 +80,10 @@ struct subscription_req {
   std::string topic;
   caf::actor subscriber;
   std::optional<fastlane> lane;
+  /// Written into the lane right after the subscription takes effect, by
+  /// the shard: a channel's join reply, so that it precedes every
+  /// broadcast frame of that join (protocol.md 2.17.5).
+  transport::frame_ptr first;
 };
 
 template <class Inspector>
@@ -127,6 +134,21 @@ public:
 
   /// The shard serving `topic` (invalid while it restarts).
   caf::actor shard_for(const std::string& topic) const;
+  /// The index of that shard (stable across restarts).
+  size_t shard_index(const std::string& topic) const;
+
+  /// A subscriber saw the shard `dead` of `topic` go down, and with it its
+  /// subscriptions there: `waiter` gets `(shard_up_atom, index)` once the
+  /// successor serves (at once if it already does), to subscribe again.
+  void await_shard(const std::string& topic, caf::actor_id dead,
+                   const caf::actor& waiter) const;
+
+  /// Forwards `msg` to the other nodes (unless `local_only`) and returns
+  /// the local shard to dispatch it to: a channel sends it there as a
+  /// request and waits, so that every local subscriber has its copy queued
+  /// before the channel's next frame (Phoenix dispatches in the
+  /// broadcaster).
+  caf::actor route(const broadcast_msg& msg, bool local_only) const;
 
   /// Subscribes `subscriber` to `topic`. Subscriptions vanish when the
   /// subscriber dies. A second subscribe of the same actor replaces the

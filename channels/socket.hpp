@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 
 #include "channels/channel.hpp"
+#include "channels/channel_pool.hpp"
 #include "channels/pubsub.hpp"
 #include "transport/connect_info.hpp"
 #include "transport/socket_handler.hpp"
@@ -20,10 +21,11 @@ namespace fenix::channels {
 enum class restart_policy : uint8_t {
   /// Phoenix's behaviour: the client gets phx_error and rejoins by itself.
   temporary,
-  /// The server restarts the channel at once by re-running join with the
-  /// original join payload (within the socket's restart intensity); the
-  /// client keeps its join and only loses the in-flight reply. Past the
-  /// intensity, or if the rejoin fails, the client gets phx_error.
+  /// The channel's supervisor restarts it at once, re-running join with
+  /// the original join payload, within the socket's restart intensity
+  /// (`max_restarts` in `max_seconds`, per topic); the client keeps its
+  /// join and only loses what was in flight. Past the intensity, or if
+  /// the rejoin is refused, the client gets phx_error.
   transient,
 };
 
@@ -62,8 +64,9 @@ public:
   virtual ~user_socket();
 
   /// Accept (with the socket's assigns) or refuse (nullopt -> HTTP 403).
-  /// Runs on an I/O thread before the upgrade, possibly concurrently: keep
-  /// it quick and thread-safe.
+  /// Runs in the new connection's actor before the upgrade answer, never
+  /// on an I/O thread: a slow check delays only this client. Connections
+  /// connect concurrently, so it must be thread-safe.
   virtual std::optional<boost::json::object>
   connect(const transport::params& params,
           const transport::connect_info& info) = 0;
@@ -101,6 +104,7 @@ private:
 /// The socket handler factory that speaks the Phoenix protocol for `socket`
 /// over any transport: mount it on an endpoint path.
 transport::handler_factory
-phoenix_handler_factory(std::shared_ptr<user_socket> socket, pubsub ps);
+phoenix_handler_factory(std::shared_ptr<user_socket> socket, pubsub ps,
+                        channel_pool pool);
 
 } // namespace fenix::channels

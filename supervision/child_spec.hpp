@@ -60,6 +60,9 @@ enum class start_ack : uint8_t {
   /// accepted socket and tell nothing new. A child that already exited is
   /// reported by its monitor like any other exit.
   adopt,
+  /// The start function spawned the child; it counts as started when the
+  /// start function returns (no handshake message).
+  spawned = adopt,
 };
 
 /// Starts a child: spawns it (unlinked; the supervisor links and monitors)
@@ -75,6 +78,8 @@ struct child_spec {
   /// Defaults to 5000 ms for workers and infinity for supervisors.
   std::optional<shutdown_spec> shutdown;
   child_type type = child_type::worker;
+  /// OTP's significant child (see supervisor_flags::auto_shutdown).
+  bool significant = false;
   /// Label in the actor tree ("worker", "supervisor", "listener", ...);
   /// empty means the child type.
   std::string kind;
@@ -98,8 +103,13 @@ typename Inspector::result_type inspect(Inspector& f, child_spec& x) {
   return f(caf::meta::type_name("fenix::child_spec"), x.id);
 }
 
+/// OTP 24's auto_shutdown: whether a supervisor ends when its significant
+/// children end by themselves.
+enum class auto_shutdown_mode : uint8_t { never, any_significant, all_significant };
+
 /// Supervisor flags, with Elixir's defaults (3 restarts in 5 seconds).
 struct supervisor_flags {
+  fenix::auto_shutdown_mode auto_shutdown = fenix::auto_shutdown_mode::never;
   fenix::strategy strategy = fenix::strategy::one_for_one;
   size_t max_restarts = 3;
   std::chrono::milliseconds max_seconds{std::chrono::seconds{5}};

@@ -122,11 +122,14 @@ int run(fenix::system& sys, const chat_config& cfg) {
   ep_cfg.address = cfg.host;
   ep_cfg.port = cfg.port;
   ep_cfg.static_dir = cfg.static_dir;
+  // The endpoint supervises the channel servers (before its server).
+  auto [pool, pool_spec] = fenix::channels::channel_pool::make();
+  ep_cfg.children.push_back(std::move(pool_spec));
   fenix::transport::socket_options opts;
   opts.longpoll.enabled = true;
   ep_cfg.socket("/socket",
                 fenix::channels::phoenix_handler_factory(
-                  chat::make_user_socket(presence, history), ps),
+                  chat::make_user_socket(presence, history), ps, pool),
                 opts);
   ep_cfg.route("/vendor", vendor_route(std::move(*vendor)));
   ep_cfg.route("/tree", tree_route(sys.tree()));

@@ -103,19 +103,20 @@ public:
     return join_result::ok(json::object{{"name", name_}});
   }
 
-  info_result handle_info(caf::message& msg, socket& s) override {
-    if (msg.match_elements<after_join_atom>()) {
-      history_.recent(s.self(), s.topic(), [&s](const json::array& msgs) {
-        s.push("history", json::object{{"messages", msgs}});
-      });
-      presence_.track(caf::actor_cast<caf::actor>(s.self()), s.topic(), name_,
-                      meta());
-      presence_.list(s.self(), s.topic(), [&s](const json::object& state) {
-        s.push("presence_state", state);
-      });
-      return info_result::noreply();
-    }
-    return channel::handle_info(msg, s);
+  caf::message_handler handle_info(socket& s) override {
+    return {
+      [this, &s](after_join_atom) -> info_result {
+        history_.recent(s.self(), s.topic(), [&s](const json::array& msgs) {
+          s.push("history", json::object{{"messages", msgs}});
+        });
+        presence_.track(caf::actor_cast<caf::actor>(s.self()), s.topic(),
+                        name_, meta());
+        presence_.list(s.self(), s.topic(), [&s](const json::object& state) {
+          s.push("presence_state", state);
+        });
+        return info_result::noreply();
+      },
+    };
   }
 
   // -- events from the browser ---------------------------------------------------

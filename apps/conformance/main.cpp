@@ -35,12 +35,14 @@ struct conformance_config : fenix::config {
 };
 
 int run(fenix::system& sys, const conformance_config& cfg) {
-  // PubSub and Presence are supervised by the endpoint, before its server
-  // (as in Phoenix): endpoint -> pubsub, presence, server -> connections.
+  // PubSub, Presence and the channel supervisors are supervised by the
+  // endpoint, before its server (as in Phoenix): endpoint -> pubsub,
+  // presence, channels, server -> connections.
   auto [ps, ps_spec] = fenix::channels::pubsub::make("conformance",
                                                      cfg.pubsub_shards);
   auto [presence, presence_spec] = fenix::channels::presence::make(
     "conformance", ps);
+  auto [pool, pool_spec] = fenix::channels::channel_pool::make();
   fenix::transport::endpoint_config ep_cfg;
   ep_cfg.name = "ConformanceEndpoint";
   ep_cfg.address = cfg.host;
@@ -49,12 +51,13 @@ int run(fenix::system& sys, const conformance_config& cfg) {
   ep_cfg.io_spin_us = cfg.io_spin_us;
   ep_cfg.children.push_back(std::move(ps_spec));
   ep_cfg.children.push_back(std::move(presence_spec));
+  ep_cfg.children.push_back(std::move(pool_spec));
   fenix::transport::socket_options opts;
   opts.longpoll.enabled = true;
   opts.check_origin = fenix::transport::origin_policy::off();
   ep_cfg.socket("/socket",
                 fenix::channels::phoenix_handler_factory(
-                  conformance::make_user_socket(presence), ps),
+                  conformance::make_user_socket(presence), ps, pool),
                 opts);
   // Inspection (/_fenix JSON + dashboard, /metrics): only with a token;
   // loopback peers only (see docs/inspect.md).

@@ -1,4 +1,5 @@
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -36,20 +37,21 @@ public:
     return join_result::ok(json::object{{"joined", topic}});
   }
 
-  info_result handle_info(caf::message& msg, socket& s) override {
-    if (msg.match_elements<after_join_atom>()) {
-      auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-      presence_.track(caf::actor_cast<caf::actor>(s.self()), s.topic(),
-                      s.assign_string("user_id"),
-                      json::object{{"online_at", now}});
-      presence_.list(s.self(), s.topic(), [&s](const json::object& state) {
-        s.push("presence_state", state);
-      });
-      return info_result::noreply();
-    }
-    return channel::handle_info(msg, s);
+  caf::message_handler handle_info(socket& s) override {
+    return {
+      [this, &s](after_join_atom) -> info_result {
+        auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+        presence_.track(caf::actor_cast<caf::actor>(s.self()), s.topic(),
+                        s.assign_string("user_id"),
+                        json::object{{"online_at", now}});
+        presence_.list(s.self(), s.topic(), [&s](const json::object& state) {
+          s.push("presence_state", state);
+        });
+        return info_result::noreply();
+      },
+    };
   }
 
   in_result handle_in(const std::string& event, const payload& p,
@@ -142,6 +144,9 @@ public:
   explicit user_socket_impl(presence p) {
     channel("room:*", [p] { return std::make_unique<room_channel>(p); });
     channel<bench_channel>("bench:*");
+    // fenix-only: restarted server-side by its supervisor (3 in 5 s).
+    channel("transient:*", [p] { return std::make_unique<room_channel>(p); },
+            restart_policy::transient);
   }
 
   std::optional<json::object> connect(const fenix::transport::params& p,
@@ -149,6 +154,10 @@ public:
     override {
     if (auto t = p.get("token"); t && *t == "bad")
       return std::nullopt;
+    // fenix-only: a slow authentication, which must hold up nobody else.
+    if (auto ms = p.get("slow_connect_ms"))
+      std::this_thread::sleep_for(
+        std::chrono::milliseconds{std::strtoll(ms->c_str(), nullptr, 10)});
     json::object assigns;
     auto user = p.get("user_id");
     assigns["user_id"] = user ? *user : std::string{"anon"};

@@ -170,10 +170,12 @@ int main(int argc, char** argv) {
   if (!app)
     return 1;
   transport::endpoint_config ec;
+    auto [chan_pool, pool_spec] = fenix::channels::channel_pool::make();
+    ec.children.push_back(std::move(pool_spec));
   ec.name = "BenchEndpoint";
   ec.backlog = 4096;
   ec.socket("/socket", channels::phoenix_handler_factory(
-                         std::make_shared<bench_socket>(), ps));
+                         std::make_shared<bench_socket>(), ps, chan_pool));
   inspection::options io;
   io.access.token = token;
   io.root_name = "bench_inspect";

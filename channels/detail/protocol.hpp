@@ -23,11 +23,13 @@
 
 namespace fenix::channels::detail {
 
-/// `(join_atom)`: socket -> channel, once after spawn. The channel answers
-/// `(join_done_atom, int join_outcome)` as a plain message, after the
-/// reply is written (no request: a request's timeout costs a wake-up of
-/// CAF's clock thread per join, and the socket watches the channel's DOWN
-/// instead).
+/// `(join_atom)`: channel -> itself, first thing after it starts (the
+/// join runs as a message of its own, not inside CAF's initialization).
+/// The channel then tells its socket `(join_done_atom, int join_outcome,
+/// std::string topic, bool silent)`, as a plain message, after the reply
+/// is written: the socket learns the channel's handle from its supervisor
+/// and watches its DOWN, and a restarted transient channel (silent)
+/// announces itself the same way.
 using join_atom = caf::atom_constant<caf::atom("phx_join")>;
 using join_done_atom = caf::atom_constant<caf::atom("phx_joind")>;
 /// `(in_atom, inbound)`: an event for the channel (handle_in / leave).
@@ -61,11 +63,14 @@ typename Inspector::result_type inspect(Inspector& f, closed_notice& x) {
   return f(caf::meta::type_name("fenix::phx_closed"), x.topic);
 }
 
-/// Everything a channel server needs to start.
+/// Everything a channel server needs to start; shared by the restarts of
+/// a transient channel.
 struct channel_init {
   std::string topic;
   boost::json::value join_ref; // as the client sent it (may be null)
   boost::json::value ref;      // the join message's ref
+  /// Kept for the restarts of a transient channel (which join again with
+  /// it); a temporary channel drops it after its join.
   shared_payload payload;
   transport::outlet_ptr out;
   const serializer* ser = nullptr;
@@ -76,15 +81,8 @@ struct channel_init {
   std::optional<std::string> socket_id;
   std::string transport;
   std::function<channel_ptr()> factory;
-  /// A server-side restart (transient route): join again without writing
-  /// the reply, the client still has its join.
-  bool silent = false;
-  /// Transient route: an exception in a callback re-creates the channel
-  /// object and re-runs join silently inside the same actor (so messages
-  /// already queued for it are not lost), within this intensity.
-  bool transient = false;
-  size_t max_restarts = 3;
-  std::chrono::milliseconds max_seconds{5000};
+  /// "temporary" or "transient", for the actor tree.
+  const char* restart = "temporary";
 };
 
 } // namespace fenix::channels::detail

@@ -23,9 +23,29 @@ public:
 
   size_t size() const noexcept { return shards_.size(); }
 
-  void set(size_t index, caf::weak_actor_ptr hdl) {
+  /// Records the shard now serving `index` and hands back those who
+  /// waited for it (see `await_restart`), to be told it is up.
+  std::vector<caf::weak_actor_ptr> set(size_t index, caf::weak_actor_ptr hdl) {
     std::lock_guard<std::mutex> guard{mtx_};
     shards_[index] = std::move(hdl);
+    if (waiters_.empty())
+      return {};
+    return std::move(waiters_[index]);
+  }
+
+  /// A subscriber saw the shard `dead` at `index` go down. If a successor
+  /// already serves `index`, returns true and the caller proceeds at once;
+  /// otherwise `waiter` is handed to the successor's `set` and this
+  /// returns false.
+  bool await_restart(size_t index, caf::actor_id dead,
+                     caf::weak_actor_ptr waiter) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (auto cur = shards_[index].lock(); cur && cur->id() != dead)
+      return true;
+    if (waiters_.empty())
+      waiters_.resize(shards_.size());
+    waiters_[index].push_back(std::move(waiter));
+    return false;
   }
 
   /// The shard at `index`, or an invalid handle while it restarts.
@@ -38,13 +58,18 @@ public:
     return caf::actor_cast<caf::actor>(weak.lock());
   }
 
+  size_t index_of(const std::string& topic) const {
+    return std::hash<std::string>{}(topic) % shards_.size();
+  }
+
   caf::actor for_topic(const std::string& topic) const {
-    return get(std::hash<std::string>{}(topic) % shards_.size());
+    return get(index_of(topic));
   }
 
 private:
   mutable std::mutex mtx_;
   std::vector<caf::weak_actor_ptr> shards_;
+  std::vector<std::vector<caf::weak_actor_ptr>> waiters_; // by index
 };
 
 } // namespace fenix::channels::detail

@@ -131,11 +131,40 @@ struct fixture {
     BOOST_REQUIRE(a);
     app = *a;
     transport::endpoint_config ec;
+    auto [chan_pool, pool_spec] = fenix::channels::channel_pool::make();
+    ec.children.push_back(std::move(pool_spec));
     ec.socket("/socket",
-              phoenix_handler_factory(std::make_shared<test_socket>(), ps));
+              phoenix_handler_factory(std::make_shared<test_socket>(), ps, chan_pool));
     auto e = transport::endpoint::start(sys, std::move(ec));
     BOOST_REQUIRE(e);
     ep = std::move(*e);
+  }
+
+  /// Waits until the tree shows the channel `name` restarted `n` times
+  /// and running (every wait bounded).
+  void await_channel(const std::string& name, uint32_t n) {
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (auto snap = sys.tree().snapshot(ep->supervisor().id()))
+        if (auto ch = snap->find(name);
+            ch && ch->kind == "channel" && ch->restarts == n
+            && ch->state == actor_state::running)
+          return;
+      std::this_thread::yield();
+    }
+    BOOST_FAIL("channel " << name << " not restarted " << n << " times");
+  }
+
+  /// True if an actor named `name` is still in the tree after 5 s.
+  bool await_gone(const std::string& name) {
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto snap = sys.tree().snapshot(ep->supervisor().id());
+      if (!snap || !snap->find(name))
+        return false;
+      std::this_thread::yield();
+    }
+    return true;
   }
 
   ~fixture() {
@@ -326,17 +355,24 @@ BOOST_AUTO_TEST_CASE(transient_channels_restart_invisibly) {
   send(c, frame("1", "2", "safe:1", "count", json::object{}));
   BOOST_TEST(next(c) == reply("1", "2", "safe:1", "ok", json::object{{"n", 1}}));
   send(c, frame("1", "3", "safe:1", "crash", json::object{}));
+  // Events that reach the dying channel are lost (in flight); once its
+  // supervisor restarted it, the connection routes to the new one (and
+  // holds events while it rejoins).
+  await_channel("safe:1", 1);
   // no phx_error: the server rejoined with the original payload; state is
   // fresh, the join_ref unchanged
   send(c, frame("1", "4", "safe:1", "count", json::object{}));
   BOOST_TEST(next(c) == reply("1", "4", "safe:1", "ok", json::object{{"n", 1}}));
   // past the intensity (2 restarts): phx_error
   send(c, frame("1", "5", "safe:1", "crash", json::object{}));
+  await_channel("safe:1", 2);
   send(c, frame("1", "6", "safe:1", "count", json::object{}));
   BOOST_TEST(next(c) == reply("1", "6", "safe:1", "ok", json::object{{"n", 1}}));
   send(c, frame("1", "7", "safe:1", "crash", json::object{}));
   BOOST_TEST(next(c) == frame("1", "1", "safe:1", "phx_error",
                               json::object{{"reason", "channel_crash"}}));
+  // The transient route's supervisor gave up and is gone with its channel.
+  BOOST_TEST(!await_gone("transient safe:1"));
 }
 
 BOOST_AUTO_TEST_CASE(channel_limit_is_100) {
@@ -486,7 +522,7 @@ BOOST_AUTO_TEST_CASE(refused_and_unknown_versions_get_403) {
   BOOST_TEST(rep->status == 403);
 }
 
-BOOST_AUTO_TEST_CASE(channels_live_in_the_tree_under_their_connection) {
+BOOST_AUTO_TEST_CASE(channels_live_in_the_tree_under_channel_supervisors) {
   auto c = connect();
   join(c, "room:t", "1");
   // The join reply comes from the channel; the connection records the join
@@ -508,9 +544,20 @@ BOOST_AUTO_TEST_CASE(channels_live_in_the_tree_under_their_connection) {
   BOOST_TEST(ch->details.at("join_ref") == "1");
   BOOST_TEST(ch->details.at("topic") == "room:t");
   BOOST_TEST(ch->details.at("restart") == "temporary");
-  auto parent = sys.tree().snapshot(ch->parent);
+  // Under a partition of the endpoint's channel supervisors (Phoenix's
+  // pool), not under its connection, which it names.
+  auto sup = sys.tree().snapshot(ch->parent);
+  BOOST_REQUIRE(sup);
+  BOOST_TEST(sup->kind == "supervisor");
+  BOOST_TEST(sup->name.rfind("channels ", 0) == 0);
+  BOOST_REQUIRE(ch->details.contains("connection"));
+  auto conn_id = ch->details.at("connection").to_number<caf::actor_id>();
+  auto parent = sys.tree().snapshot(conn_id);
   BOOST_REQUIRE(parent);
   BOOST_TEST(parent->kind == "connection");
+  auto conns = sys.tree().snapshot(parent->parent);
+  BOOST_REQUIRE(conns);
+  BOOST_TEST(conns->name == "connections");
   // The transport's details and the protocol's (socket_handler::describe)
   // land together; the join added the topic.
   auto& pd = parent->details;

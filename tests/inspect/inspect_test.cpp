@@ -127,9 +127,11 @@ struct fixture {
     BOOST_REQUIRE(a);
     app = *a;
     transport::endpoint_config ec;
+    auto [chan_pool, pool_spec] = fenix::channels::channel_pool::make();
+    ec.children.push_back(std::move(pool_spec));
     ec.name = "TestEndpoint";
     ec.socket("/socket",
-              phoenix_handler_factory(std::make_shared<test_socket>(), ps));
+              phoenix_handler_factory(std::make_shared<test_socket>(), ps, chan_pool));
     inspection::options io;
     io.access.token = token;
     io.root_name = "inspect_test";
@@ -342,7 +344,7 @@ BOOST_AUTO_TEST_CASE(connections_and_channels_come_and_go) {
   BOOST_TEST(count_kind(t, "channel") == 3u);
   auto conn = find_node(t, [](const json::object& o) {
     return o.at("kind") == "connection"
-           && o.at("children").as_array().size() == 2;
+           && o.at("topics").as_array().size() == 2;
   });
   BOOST_REQUIRE(conn);
   BOOST_TEST(conn->at("transport") == "websocket");
@@ -357,7 +359,16 @@ BOOST_AUTO_TEST_CASE(connections_and_channels_come_and_go) {
   BOOST_REQUIRE(chan);
   BOOST_TEST(chan->at("join_ref") == "2");
   BOOST_TEST(chan->at("restart") == "transient");
-  BOOST_TEST(chan->at("parent") == conn->at("id"));
+  // Channels live under supervisors (a transient route's own, under a
+  // partition of the endpoint's channel supervisors) and name their
+  // connection.
+  BOOST_TEST(chan->at("connection") == conn->at("id"));
+  auto chan_sup = find_node(t, [&](const json::object& o) {
+    return o.at("id") == chan->at("parent");
+  });
+  BOOST_REQUIRE(chan_sup);
+  BOOST_TEST(chan_sup->at("name") == "transient safe:x");
+  BOOST_TEST(chan_sup->at("kind") == "supervisor");
   // Stats agree.
   auto s = get_json("/_fenix/stats");
   BOOST_TEST(s.at("connections").to_number<uint64_t>() == 2u);
@@ -386,7 +397,8 @@ BOOST_AUTO_TEST_CASE(connections_and_channels_come_and_go) {
 }
 
 BOOST_AUTO_TEST_CASE(crash_and_kill_are_counted) {
-  // A transient channel that crashes restarts in place: restarts 1.
+  // A transient channel that crashes is restarted by its supervisor:
+  // restarts 1.
   auto a = connect();
   join(a, "safe:boom", "1");
   send(a, "1", "2", "safe:boom", "crash");

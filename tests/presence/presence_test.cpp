@@ -46,15 +46,14 @@ public:
     return join_result::ok(json::object{{"joined", topic}});
   }
 
-  info_result handle_info(caf::message& msg, socket& s) override {
-    if (msg.match_elements<after_join_atom>()) {
+  caf::message_handler handle_info(socket& s) override {
+    return {[this, &s](after_join_atom) {
       presence_.track(self(s), s.topic(), key_,
                       json::object{{"status", "online"}});
       presence_.list(s.self(), s.topic(), [&s](const json::object& state) {
         s.push("presence_state", state);
       });
-    }
-    return info_result::noreply();
+    }};
   }
 
   in_result handle_in(const std::string& event, const payload& p,
@@ -218,8 +217,10 @@ struct fixture {
     BOOST_REQUIRE(a);
     app = *a;
     transport::endpoint_config ec;
+    auto [chan_pool, pool_spec] = fenix::channels::channel_pool::make();
+    ec.children.push_back(std::move(pool_spec));
     ec.socket("/socket", phoenix_handler_factory(
-                           std::make_shared<presence_socket>(pres), ps));
+                           std::make_shared<presence_socket>(pres), ps, chan_pool));
     auto e = transport::endpoint::start(sys, std::move(ec));
     BOOST_REQUIRE(e);
     ep = std::move(*e);
