@@ -50,6 +50,13 @@ metrics::metric& messages_out() {
   return m;
 }
 
+metrics::metric& unhandled() {
+  static auto& m = counter("fenix_channel_unhandled_messages_total",
+                           "Actor messages no handle_info or handle_call "
+                           "clause matched (logged and dropped)");
+  return m;
+}
+
 class channel_server;
 
 // The server's own hooks are named types, so that it can tell whether user
@@ -203,6 +210,7 @@ public:
       }
       FENIX_WARN("channel", init_->topic << ": no handle_call for "
                                          << to_string(msg));
+      bump(unhandled());
       return caf::sec::unexpected_message;
     }
     run_info(msg);
@@ -455,9 +463,11 @@ private:
       res = info_(msg);
     check_hooks();
     if (!res) {
-      if (log)
+      if (log) {
         FENIX_WARN("channel", init_->topic << ": unhandled message "
                                            << to_string(msg));
+        bump(unhandled());
+      }
       return false;
     }
     if (res->match_elements<in_result>())

@@ -11,6 +11,7 @@
 #include "channels/pubsub.hpp"
 #include "channels/socket.hpp"
 #include "supervision/supervisor.hpp"
+#include "tests/channels/phoenix_fixture.hpp"
 #include "tests/common/printers.hpp"
 #include "tests/transport/raw_client.hpp"
 #include "transport/endpoint.hpp"
@@ -115,106 +116,7 @@ public:
   }
 };
 
-struct fixture {
-  fenix::config cfg;
-  fenix::system sys{cfg};
-  channels::pubsub ps;
-  caf::actor app;
-  std::unique_ptr<transport::endpoint> ep;
-
-  fixture() {
-    auto [p, spec] = pubsub::make("test", 2);
-    ps = p;
-    supervisor_flags f;
-    f.name = "test_app";
-    auto a = start_supervisor(sys, f, {std::move(spec)});
-    BOOST_REQUIRE(a);
-    app = *a;
-    transport::endpoint_config ec;
-    auto [chan_pool, pool_spec] = fenix::channels::channel_pool::make();
-    ec.children.push_back(std::move(pool_spec));
-    ec.socket("/socket",
-              phoenix_handler_factory(std::make_shared<test_socket>(), ps, chan_pool));
-    auto e = transport::endpoint::start(sys, std::move(ec));
-    BOOST_REQUIRE(e);
-    ep = std::move(*e);
-  }
-
-  /// Waits until the tree shows the channel `name` restarted `n` times
-  /// and running (every wait bounded).
-  void await_channel(const std::string& name, uint32_t n) {
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (auto snap = sys.tree().snapshot(ep->supervisor().id()))
-        if (auto ch = snap->find(name);
-            ch && ch->kind == "channel" && ch->restarts == n
-            && ch->state == actor_state::running)
-          return;
-      std::this_thread::yield();
-    }
-    BOOST_FAIL("channel " << name << " not restarted " << n << " times");
-  }
-
-  /// True if an actor named `name` is still in the tree after 5 s.
-  bool await_gone(const std::string& name) {
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto snap = sys.tree().snapshot(ep->supervisor().id());
-      if (!snap || !snap->find(name))
-        return false;
-      std::this_thread::yield();
-    }
-    return true;
-  }
-
-  ~fixture() {
-    ep->stop();
-    caf::anon_send_exit(app, caf::exit_reason::user_shutdown);
-  }
-
-  raw_client connect(const std::string& query = "vsn=2.0.0") {
-    raw_client c;
-    BOOST_REQUIRE(c.connect(ep->port()));
-    auto rep = c.handshake("/socket/websocket?" + query);
-    BOOST_REQUIRE(rep);
-    BOOST_REQUIRE_EQUAL(rep->status, 101);
-    return c;
-  }
-
-  static json::value next(raw_client& c) {
-    auto f = c.read_frame(5s);
-    BOOST_REQUIRE_MESSAGE(f, "no frame within 5 s");
-    BOOST_REQUIRE_EQUAL(int{f->op}, 1);
-    return json::parse(f->payload);
-  }
-
-  static bool silent(raw_client& c, std::chrono::milliseconds d = 200ms) {
-    return !c.read_frame(d);
-  }
-
-  static void send(raw_client& c, const json::value& v) {
-    BOOST_REQUIRE(c.send_text(json::serialize(v)));
-  }
-
-  static json::value frame(json::value jr, json::value r, std::string topic,
-                           std::string event, json::value payload) {
-    return json::array{jr, r, json::value(topic), json::value(event), payload};
-  }
-
-  static json::value reply(json::value jr, json::value r, std::string topic,
-                           std::string status, json::value response) {
-    return frame(jr, r, topic, "phx_reply",
-                 json::object{{"status", status}, {"response", response}});
-  }
-
-  void join(raw_client& c, const std::string& topic, const std::string& jr,
-            json::value payload = json::object{}) {
-    json::value j(jr);
-    send(c, frame(j, j, topic, "phx_join", payload));
-    BOOST_TEST(next(c)
-               == reply(j, j, topic, "ok", json::object{{"joined", topic}}));
-  }
-};
+using fixture = fenix::test::phoenix_fixture<test_socket>;
 
 } // namespace
 
