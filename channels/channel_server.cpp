@@ -5,6 +5,7 @@
 #include "channels/channel_server.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -488,9 +489,29 @@ private:
   }
 
   void leave(const boost::json::value& ref) {
-    write(init_->ser->encode_reply(reply_join_ref_, ref, init_->topic, "ok",
-                                   boost::json::value(boost::json::object{})));
-    end(stop_reason::shutdown("left"), true);
+    unsubscribed_then([this, ref] {
+      write(init_->ser->encode_reply(reply_join_ref_, ref, init_->topic, "ok",
+                                     boost::json::value(boost::json::object{})));
+      end(stop_reason::shutdown("left"), true);
+    });
+  }
+
+  /// Runs `f` once the shard dropped our subscription: after a leave's
+  /// reply or a phx_close, no broadcast of this join reaches the client
+  /// (a rejoin of the topic would take it for its own). Nothing else runs
+  /// meanwhile.
+  void unsubscribed_then(std::function<void()> f) {
+    auto shard = joined_ && !unsubscribed_ ? init_->pubsub.shard_for(init_->topic)
+                                           : caf::actor{};
+    unsubscribed_ = true;
+    if (!shard) {
+      f();
+      return;
+    }
+    request(shard, caf::infinite, unsubscribe_atom::value,
+            subscription_req{init_->topic, caf::actor_cast<caf::actor>(this),
+                             std::nullopt, nullptr})
+      .await([f] { f(); }, [f](caf::error&) { f(); });
   }
 
   /// Ends the channel. A graceful end writes phx_close (unless the socket is
@@ -502,6 +523,10 @@ private:
     if (ended_)
       return;
     bool graceful = why.graceful();
+    if (graceful && tell_socket && !unsubscribed_) {
+      unsubscribed_then([this, why] { end(why, true); });
+      return;
+    }
     if (graceful && tell_socket) {
       write(init_->ser->encode_phx_close(init_->join_ref, init_->topic));
       send(init_->connection, closed_atom::value,
@@ -647,6 +672,7 @@ private:
   bool in_join_ = false;
   bool joined_ = false;
   bool ended_ = false;
+  bool unsubscribed_ = false;
 };
 
 void down_fn::operator()(caf::scheduled_actor*, caf::down_msg& dm) const {

@@ -51,6 +51,13 @@ public:
                     bool silent) { on_join_done(conn, outcome, topic, silent); },
       [this, &conn](closed_atom, const closed_notice& n) {
         auto sender = conn.self()->current_sender();
+        // A join replacing this channel waits for its DOWN, but it closed
+        // by itself meanwhile (a leave that crossed the new join): its
+        // phx_close is written already.
+        if (joining_ && sender && joining_->old_id == sender->id()) {
+          joining_->replaced.reset();
+          return;
+        }
         auto i = find_topic(n.topic);
         if (i != topics_.end() && sender && i->second.chan
             && i->second.chan.id() == sender->id()) {
