@@ -34,6 +34,7 @@ public:
       throw std::runtime_error("join blew up");
     if (payload_field(p, "die") == "yes")
       throw 42; // not a std::exception: the channel dies without answering
+    tag_ = payload_field(p, "tag");
 
     return join_result::ok(json::object{{"joined", topic}});
   }
@@ -44,6 +45,8 @@ public:
       return in_result::ok(p);
     if (event == "count")
       return in_result::ok(json::object{{"n", ++count_}});
+    if (event == "tag")
+      return in_result::ok(json::object{{"tag", tag_}});
     if (event == "shout") {
       s.broadcast("shout", p);
       return in_result::noreply();
@@ -54,6 +57,8 @@ public:
     }
     if (event == "stop")
       return in_result::stop(stop_reason::normal(), "ok", json::object{});
+    if (event == "abnormal_stop")
+      return in_result::stop(stop_reason{"gave up"});
     if (event == "crash")
       throw std::runtime_error("crash requested");
     if (event == "later") {
@@ -84,6 +89,7 @@ public:
 
 private:
   int count_ = 0;
+  std::string tag_;
 };
 
 class test_socket : public user_socket {
@@ -275,6 +281,65 @@ BOOST_AUTO_TEST_CASE(transient_channels_restart_invisibly) {
                               json::object{{"reason", "channel_crash"}}));
   // The transient route's supervisor gave up and is gone with its channel.
   BOOST_TEST(!await_gone("transient safe:1"));
+}
+
+BOOST_AUTO_TEST_CASE(killing_a_transient_channel_restarts_it_server_side) {
+  auto c = connect();
+  join(c, "safe:k", "1", json::object{{"tag", "t1"}});
+  auto kill = [&](uint32_t restarts) {
+    auto snap = sys.tree().snapshot(ep->supervisor().id());
+    BOOST_REQUIRE(snap);
+    auto ch = snap->find("safe:k");
+    BOOST_REQUIRE(ch);
+    BOOST_REQUIRE_EQUAL(ch->restarts, restarts);
+    auto hdl = sys.tree().handle(ch->id);
+    BOOST_REQUIRE(hdl);
+    caf::anon_send_exit(hdl, caf::exit_reason::kill);
+  };
+  // Within the intensity (2 in 5 s): restarted, the client sees nothing
+  // and the channel answers (with fresh state) once it is back.
+  for (uint32_t n = 1; n <= 2; ++n) {
+    kill(n - 1);
+    await_channel("safe:k", n);
+    send(c, frame("1", json::value(std::to_string(n)), "safe:k", "count",
+                  json::object{}));
+    BOOST_TEST(next(c) == reply("1", json::value(std::to_string(n)), "safe:k",
+                                "ok", json::object{{"n", 1}}));
+    // It joined again with the original payload.
+    send(c, frame("1", "t", "safe:k", "tag", json::object{}));
+    BOOST_TEST(next(c)
+               == reply("1", "t", "safe:k", "ok", json::object{{"tag", "t1"}}));
+  }
+  // The third kill exceeds it: the supervisor gives up, phx_error.
+  kill(2);
+  BOOST_TEST(next(c) == frame("1", "1", "safe:k", "phx_error",
+                              json::object{{"reason", "channel_crash"}}));
+  // A temporary channel that is killed: phx_error at once.
+  join(c, "room:k", "5");
+  auto snap = sys.tree().snapshot(ep->supervisor().id());
+  BOOST_REQUIRE(snap);
+  auto ch = snap->find("room:k");
+  BOOST_REQUIRE(ch);
+  caf::anon_send_exit(sys.tree().handle(ch->id), caf::exit_reason::kill);
+  BOOST_TEST(next(c) == frame("5", "5", "room:k", "phx_error",
+                              json::object{{"reason", "channel_crash"}}));
+}
+
+BOOST_AUTO_TEST_CASE(an_abnormal_stop_of_a_transient_channel_is_restarted) {
+  auto c = connect();
+  join(c, "safe:s", "1");
+  send(c, frame("1", "2", "safe:s", "count", json::object{}));
+  BOOST_TEST(next(c) == reply("1", "2", "safe:s", "ok", json::object{{"n", 1}}));
+  send(c, frame("1", "3", "safe:s", "abnormal_stop", json::object{}));
+  await_channel("safe:s", 1);
+  send(c, frame("1", "4", "safe:s", "count", json::object{}));
+  BOOST_TEST(next(c) == reply("1", "4", "safe:s", "ok", json::object{{"n", 1}}));
+  // A graceful stop ends it for good, with phx_close, and its supervisor
+  // ends with it (auto_shutdown).
+  send(c, frame("1", "5", "safe:s", "stop", json::object{}));
+  BOOST_TEST(next(c) == reply("1", "5", "safe:s", "ok", json::object{}));
+  BOOST_TEST(next(c) == frame("1", "1", "safe:s", "phx_close", json::object{}));
+  BOOST_TEST(!await_gone("transient safe:s"));
 }
 
 BOOST_AUTO_TEST_CASE(channel_limit_is_100) {
