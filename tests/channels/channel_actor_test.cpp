@@ -45,6 +45,17 @@ int64_t int_field(const payload& p, const char* key) {
   return 0;
 }
 
+/// Links `self` to a helper that fails at once.
+void link_failing_helper(caf::event_based_actor* self) {
+  auto helper = self->spawn([](caf::event_based_actor* h) -> caf::behavior {
+    return {[h](quit_atom) {
+      h->quit(caf::make_error(caf::sec::runtime_error, "helper failed"));
+    }};
+  });
+  self->link_to(helper);
+  self->send(helper, quit_atom::value);
+}
+
 class actor_channel : public channel {
 public:
   join_result join(const std::string&, const json::value&, socket& s) override {
@@ -129,13 +140,7 @@ public:
     }
     if (event == "link") {
       // A linked helper that crashes: the channel traps the exit.
-      auto helper = self->spawn([](caf::event_based_actor* h) -> caf::behavior {
-        return {[h](quit_atom) {
-          h->quit(caf::make_error(caf::sec::runtime_error, "helper failed"));
-        }};
-      });
-      self->link_to(helper);
-      self->send(helper, quit_atom::value);
+      link_failing_helper(self);
       return in_result::noreply();
     }
     if (event == "subscribe") {
@@ -171,14 +176,7 @@ public:
   in_result handle_in(const std::string& event, const payload& p,
                       socket& s) override {
     if (event == "link") {
-      auto self = s.self();
-      auto helper = self->spawn([](caf::event_based_actor* h) -> caf::behavior {
-        return {[h](quit_atom) {
-          h->quit(caf::make_error(caf::sec::runtime_error, "helper failed"));
-        }};
-      });
-      self->link_to(helper);
-      self->send(helper, quit_atom::value);
+      link_failing_helper(s.self());
       return in_result::noreply();
     }
     return in_result::ok(p);

@@ -111,6 +111,37 @@ bool is_event(const json::value& f, const char* event) {
   return f.as_array()[3] == event;
 }
 
+/// Joins and leaves `topic` a thousand times on one connection while it is
+/// broadcast to (as `event`): every join's reply comes first, its leave's
+/// reply and phx_close last.
+void join_and_leave(raw_client& c, const std::string& topic,
+                    const char* event) {
+  for (int i = 0; i < rounds; ++i) {
+    auto jr = json::value(std::to_string(i));
+    fixture::send(c, fixture::frame(jr, jr, topic, "phx_join", json::object{}));
+    auto first = fixture::next(c);
+    BOOST_REQUIRE_MESSAGE(is_event(first, "phx_reply")
+                            && first.as_array()[1] == jr,
+                          "round " << i << ": got " << first
+                                   << " before the join reply");
+    BOOST_REQUIRE(is_event(fixture::next(c), event));
+    fixture::send(c, fixture::frame(jr, "leave", topic, "phx_leave",
+                                    json::object{}));
+    for (;;) {
+      auto f = fixture::next(c);
+      if (is_event(f, "phx_reply")) {
+        BOOST_REQUIRE(f.as_array()[1] == "leave");
+        break;
+      }
+      BOOST_REQUIRE_MESSAGE(is_event(f, event), "round " << i << ": " << f);
+    }
+    // phx_close follows the leave reply; then nothing of this join.
+    auto close = fixture::next(c);
+    BOOST_REQUIRE_MESSAGE(is_event(close, "phx_close"),
+                          "round " << i << ": " << close);
+  }
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(ordering_suite, fixture)
@@ -142,28 +173,7 @@ BOOST_AUTO_TEST_CASE(the_join_reply_precedes_every_broadcast_of_the_join) {
 BOOST_AUTO_TEST_CASE(after_a_leave_reply_no_broadcast_of_that_join_arrives) {
   publisher pub{sys, ps, "bench:hot"};
   auto c = connect();
-  for (int i = 0; i < rounds; ++i) {
-    auto jr = json::value(std::to_string(i));
-    send(c, frame(jr, jr, "bench:hot", "phx_join", json::object{}));
-    auto first = next(c);
-    BOOST_REQUIRE_MESSAGE(is_event(first, "phx_reply")
-                            && first.as_array()[1] == jr,
-                          "round " << i << ": got " << first
-                                   << " before the join reply");
-    send(c, frame(jr, "leave", "bench:hot", "phx_leave", json::object{}));
-    for (;;) {
-      auto f = next(c);
-      if (is_event(f, "phx_reply")) {
-        BOOST_REQUIRE(f.as_array()[1] == "leave");
-        break;
-      }
-      BOOST_REQUIRE_MESSAGE(is_event(f, "tick"), "round " << i << ": " << f);
-    }
-    // phx_close follows the leave reply; then nothing of this join.
-    auto close = next(c);
-    BOOST_REQUIRE_MESSAGE(is_event(close, "phx_close"),
-                          "round " << i << ": " << close);
-  }
+  join_and_leave(c, "bench:hot", "tick");
 }
 
 BOOST_AUTO_TEST_CASE(rejoins_while_a_channel_shouts_see_the_reply_first) {
@@ -183,26 +193,7 @@ BOOST_AUTO_TEST_CASE(rejoins_while_a_channel_shouts_see_the_reply_first) {
     }
   }};
   auto c = connect();
-  for (int i = 0; i < rounds; ++i) {
-    auto jr = json::value(std::to_string(i));
-    send(c, frame(jr, jr, "bench:loud", "phx_join", json::object{}));
-    auto first = next(c);
-    BOOST_REQUIRE_MESSAGE(is_event(first, "phx_reply")
-                            && first.as_array()[1] == jr,
-                          "round " << i << ": got " << first
-                                   << " before the join reply");
-    BOOST_REQUIRE(is_event(next(c), "shout"));
-    send(c, frame(jr, "leave", "bench:loud", "phx_leave", json::object{}));
-    for (;;) {
-      auto f = next(c);
-      if (is_event(f, "phx_reply"))
-        break;
-      BOOST_REQUIRE_MESSAGE(is_event(f, "shout"), "round " << i << ": " << f);
-    }
-    auto close = next(c);
-    BOOST_REQUIRE_MESSAGE(is_event(close, "phx_close"),
-                          "round " << i << ": " << close);
-  }
+  join_and_leave(c, "bench:loud", "shout");
   stop.store(true);
   loud.join();
 }
