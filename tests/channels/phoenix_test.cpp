@@ -465,6 +465,54 @@ BOOST_AUTO_TEST_CASE(disconnect_by_socket_id_closes_with_1001) {
   BOOST_TEST(next(other) == reply("1", "3", "room:k", "ok", json::object{}));
 }
 
+BOOST_AUTO_TEST_CASE(subscriptions_come_back_after_pubsub_restarts) {
+  auto a = connect("vsn=2.0.0&user=7");
+  auto b = connect("vsn=2.0.0&user=8");
+  join(a, "room:r", "1");
+  join(b, "room:r", "1");
+  BOOST_TEST(ps.count_subscribers(sys, "user:7") == 1u);
+  // Kill every shard (one_for_all: the PubSub supervisor restarts them
+  // all), twice.
+  auto shards = [&] {
+    std::vector<caf::actor_id> ids;
+    if (auto snap = sys.tree().snapshot(app.id()))
+      if (auto p = snap->find("pubsub:test"))
+        for (auto& c : p->children)
+          ids.push_back(c.id);
+    return ids;
+  };
+  for (int round = 0; round < 2; ++round) {
+    auto before = shards();
+    BOOST_REQUIRE_EQUAL(before.size(), 2u);
+    caf::anon_send_exit(sys.tree().handle(before[0]), caf::exit_reason::kill);
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    for (;;) {
+      auto now = shards();
+      if (now.size() == 2 && now[0] != before[0] && now[1] != before[1])
+        break;
+      BOOST_REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::yield();
+    }
+    // Within 1 s the channels and the socket-id topic are subscribed again.
+    auto back = std::chrono::steady_clock::now() + 1s;
+    while ((ps.count_subscribers(sys, "room:r") != 2
+            || ps.count_subscribers(sys, "user:7") != 1)
+           && std::chrono::steady_clock::now() < back)
+      std::this_thread::yield();
+    BOOST_REQUIRE_EQUAL(ps.count_subscribers(sys, "room:r"), 2u);
+    BOOST_REQUIRE_EQUAL(ps.count_subscribers(sys, "user:7"), 1u);
+    // Broadcasts flow again: a shout reaches both.
+    send(b, frame("1", nullptr, "room:r", "shout",
+                  json::object{{"round", round}}));
+    for (auto* c : {&a, &b})
+      BOOST_TEST(next(*c) == frame(nullptr, nullptr, "room:r", "shout",
+                                   json::object{{"round", round}}));
+  }
+  // And disconnect by socket id still works.
+  send(b, frame("1", "2", "room:r", "kick", json::object{{"user", "7"}}));
+  BOOST_TEST(a.read_close(5s).value_or(0) == 1001);
+}
+
 BOOST_AUTO_TEST_CASE(malformed_frames_drop_only_that_connection) {
   auto bad = connect();
   auto good = connect();
