@@ -25,9 +25,18 @@ enum class child_type : uint8_t { worker, supervisor };
 
 enum class strategy : uint8_t { one_for_one, one_for_all, rest_for_one };
 
+/// When a supervisor shuts itself down because significant children ended
+/// on their own (OTP 24's `auto_shutdown`).
+enum class auto_shutdown_mode : uint8_t {
+  never,           ///< never; significant children are rejected
+  any_significant, ///< as soon as one significant child ended by itself
+  all_significant, ///< once no significant child is left running
+};
+
 const char* to_string(restart_type x);
 const char* to_string(child_type x);
 const char* to_string(strategy x);
+const char* to_string(auto_shutdown_mode x);
 
 /// How a supervisor stops a child: kill at once, ask and kill after a
 /// timeout, or ask and wait forever (the default for supervisors).
@@ -82,6 +91,11 @@ struct child_spec {
   /// Upper bound on the start handshake; a child that takes longer counts
   /// as failed to start.
   std::chrono::milliseconds start_timeout{std::chrono::seconds{30}};
+  /// Its ending by itself may end the supervisor (see
+  /// `supervisor_flags::auto_shutdown`). Only for transient and temporary
+  /// children of a supervisor whose auto_shutdown is not `never`; any other
+  /// combination is refused with `errc::invalid_spec`.
+  bool significant = false;
 
   shutdown_spec effective_shutdown() const {
     if (shutdown)
@@ -107,6 +121,11 @@ struct supervisor_flags {
   /// ids ignored, one_for_one only.
   bool dynamic = false;
   size_t max_children = std::numeric_limits<size_t>::max();
+  /// Whether significant children ending by themselves shut the supervisor
+  /// down (then it stops its other children and exits with `shutdown`, so a
+  /// transient parent does not restart it). Ends caused by the supervisor
+  /// (sibling restarts, terminate_child, its own shutdown) never count.
+  fenix::auto_shutdown_mode auto_shutdown = fenix::auto_shutdown_mode::never;
   /// Name shown in the actor tree.
   std::string name;
 };

@@ -62,6 +62,8 @@ caf::behavior supervisor_actor::make_behavior() {
   details["max_restarts"] = fl.max_restarts;
   details["max_seconds"] = fl.max_seconds.count() / 1000.0;
   details["dynamic"] = fl.dynamic;
+  if (fl.auto_shutdown != auto_shutdown_mode::never)
+    details["auto_shutdown"] = fenix::to_string(fl.auto_shutdown);
   details["child_restarts"] = 0;
   rt().tree().merge_details(id(), details);
   set_exit_handler([this](caf::exit_msg& msg) { on_exit_msg(msg); });
@@ -360,6 +362,15 @@ void supervisor_actor::run_plan(supervisor_core::plan plan,
                                 << ": reached_max_restart_intensity after "
                                 << cause << "; shutting down");
     shutdown(shutdown_reason("reached_max_restart_intensity"));
+    return;
+  }
+  if (plan.auto_shutdown) {
+    FENIX_INFO("supervisor",
+               display_name()
+                 << ": significant child " << cause << " ended (auto_shutdown "
+                 << fenix::to_string(core_.flags().auto_shutdown)
+                 << "); shutting down");
+    shutdown(shutdown_reason("auto_shutdown"));
     return;
   }
   if (!plan.start.empty())
