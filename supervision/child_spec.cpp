@@ -24,6 +24,15 @@ const char* to_string(strategy x) {
   return "?";
 }
 
+const char* to_string(auto_shutdown_mode x) {
+  switch (x) {
+    case auto_shutdown_mode::never: return "never";
+    case auto_shutdown_mode::any_significant: return "any_significant";
+    case auto_shutdown_mode::all_significant: return "all_significant";
+  }
+  return "?";
+}
+
 child_spec worker(std::string id, start_fn f, restart_type restart) {
   child_spec spec;
   spec.id = std::move(id);

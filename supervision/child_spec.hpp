@@ -25,9 +25,18 @@ enum class child_type : uint8_t { worker, supervisor };
 
 enum class strategy : uint8_t { one_for_one, one_for_all, rest_for_one };
 
+/// When a supervisor shuts itself down because significant children ended
+/// on their own (OTP 24's `auto_shutdown`).
+enum class auto_shutdown_mode : uint8_t {
+  never,           ///< never; significant children are rejected
+  any_significant, ///< as soon as one significant child ended by itself
+  all_significant, ///< once no significant child is left running
+};
+
 const char* to_string(restart_type x);
 const char* to_string(child_type x);
 const char* to_string(strategy x);
+const char* to_string(auto_shutdown_mode x);
 
 /// How a supervisor stops a child: kill at once, ask and kill after a
 /// timeout, or ask and wait forever (the default for supervisors).
@@ -54,15 +63,15 @@ enum class start_ack : uint8_t {
   /// The child answers `(fenix::started_atom)` when it is ready, or fails
   /// the request; used by supervisors, whose start includes their children.
   on_request,
-  /// The child was spawned elsewhere and is already running; the supervisor
-  /// adopts it as started without asking. Meant for actors the I/O layer
-  /// spawns (one per connection), where a probe would cost two messages per
-  /// accepted socket and tell nothing new. A child that already exited is
-  /// reported by its monitor like any other exit.
-  adopt,
-  /// The start function spawned the child; it counts as started when the
-  /// start function returns (no handshake message).
-  spawned = adopt,
+  /// The start function itself spawned the child; it counts as started
+  /// when the start function returns (no handshake message). Meant for
+  /// actors that are ready once spawned, such as one per connection, where
+  /// a probe would cost two messages per accepted socket and tell nothing
+  /// new. A child that already exited is reported by its monitor like any
+  /// other exit.
+  spawned,
+  /// The old name of `spawned` (the child was "adopted" as started).
+  adopt = spawned,
 };
 
 /// Starts a child: spawns it (unlinked; the supervisor links and monitors)
@@ -78,8 +87,6 @@ struct child_spec {
   /// Defaults to 5000 ms for workers and infinity for supervisors.
   std::optional<shutdown_spec> shutdown;
   child_type type = child_type::worker;
-  /// OTP's significant child (see supervisor_flags::auto_shutdown).
-  bool significant = false;
   /// Label in the actor tree ("worker", "supervisor", "listener", ...);
   /// empty means the child type.
   std::string kind;
@@ -87,6 +94,11 @@ struct child_spec {
   /// Upper bound on the start handshake; a child that takes longer counts
   /// as failed to start.
   std::chrono::milliseconds start_timeout{std::chrono::seconds{30}};
+  /// Its ending by itself may end the supervisor (see
+  /// `supervisor_flags::auto_shutdown`). Only for transient and temporary
+  /// children of a supervisor whose auto_shutdown is not `never`; any other
+  /// combination is refused with `errc::invalid_spec`.
+  bool significant = false;
 
   shutdown_spec effective_shutdown() const {
     if (shutdown)
@@ -103,13 +115,8 @@ typename Inspector::result_type inspect(Inspector& f, child_spec& x) {
   return f(caf::meta::type_name("fenix::child_spec"), x.id);
 }
 
-/// OTP 24's auto_shutdown: whether a supervisor ends when its significant
-/// children end by themselves.
-enum class auto_shutdown_mode : uint8_t { never, any_significant, all_significant };
-
 /// Supervisor flags, with Elixir's defaults (3 restarts in 5 seconds).
 struct supervisor_flags {
-  fenix::auto_shutdown_mode auto_shutdown = fenix::auto_shutdown_mode::never;
   fenix::strategy strategy = fenix::strategy::one_for_one;
   size_t max_restarts = 3;
   std::chrono::milliseconds max_seconds{std::chrono::seconds{5}};
@@ -117,6 +124,11 @@ struct supervisor_flags {
   /// ids ignored, one_for_one only.
   bool dynamic = false;
   size_t max_children = std::numeric_limits<size_t>::max();
+  /// Whether significant children ending by themselves shut the supervisor
+  /// down (then it stops its other children and exits with `shutdown`, so a
+  /// transient parent does not restart it). Ends caused by the supervisor
+  /// (sibling restarts, terminate_child, its own shutdown) never count.
+  fenix::auto_shutdown_mode auto_shutdown = fenix::auto_shutdown_mode::never;
   /// Name shown in the actor tree.
   std::string name;
 };

@@ -23,6 +23,14 @@ caf::expected<supervisor_core::slot_id>
 supervisor_core::add(child_spec spec, bool at_init) {
   if (!spec.start)
     return caf::make_error(errc::invalid_spec, spec.id, "no start function");
+  if (spec.significant) {
+    if (flags_.auto_shutdown == auto_shutdown_mode::never)
+      return caf::make_error(errc::invalid_spec, spec.id,
+                             "significant child, but auto_shutdown is never");
+    if (spec.restart == restart_type::permanent)
+      return caf::make_error(errc::invalid_spec, spec.id,
+                             "a significant child cannot be permanent");
+  }
   if (flags_.dynamic) {
     if (children_.size() >= flags_.max_children)
       return caf::make_error(errc::max_children);
@@ -105,21 +113,37 @@ supervisor_core::child_exited(pid_type pid, exit_kind kind,
     return result;
   set_pid(*c, 0);
   c->state = status::undefined;
+  auto significant = c->spec.significant;
   switch (c->spec.restart) {
     case restart_type::temporary:
       remove(c->slot);
-      return result;
+      return auto_shutdown_plan(significant);
     case restart_type::transient:
       if (kind != exit_kind::abnormal) {
         if (flags_.dynamic)
           remove(c->slot);
-        return result;
+        return auto_shutdown_plan(significant);
       }
       break;
     case restart_type::permanent:
       break;
   }
   return restart_plan(*c, now);
+}
+
+supervisor_core::plan supervisor_core::auto_shutdown_plan(bool significant) const {
+  plan result;
+  if (!significant || flags_.auto_shutdown == auto_shutdown_mode::never)
+    return result;
+  // OTP counts a significant child as still there unless its pid is
+  // undefined: one waiting for a restart retry holds the supervisor open.
+  if (flags_.auto_shutdown == auto_shutdown_mode::all_significant)
+    for (auto& x : children_)
+      if (x.spec.significant && x.state != status::undefined)
+        return result;
+  result.auto_shutdown = true;
+  result.stop = shutdown_order();
+  return result;
 }
 
 supervisor_core::plan

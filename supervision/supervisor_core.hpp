@@ -40,13 +40,17 @@ public:
 
   /// What the supervisor must do next: stop these (in this order, each per
   /// its shutdown spec), then start these (in this order). `give_up` means
-  /// the restart intensity was exceeded: stop everything in `stop` and exit
-  /// with `shutdown`.
+  /// the restart intensity was exceeded, `auto_shutdown` that significant
+  /// children ended by themselves: either way stop everything in `stop`
+  /// and exit with `shutdown`.
   struct plan {
     std::vector<slot_id> stop;
     std::vector<slot_id> start;
     bool give_up = false;
-    bool empty() const { return stop.empty() && start.empty() && !give_up; }
+    bool auto_shutdown = false;
+    bool empty() const {
+      return stop.empty() && start.empty() && !give_up && !auto_shutdown;
+    }
   };
 
   explicit supervisor_core(supervisor_flags flags);
@@ -58,7 +62,8 @@ public:
   /// Adds a spec at the end of the start order. Static supervisors reject
   /// a duplicate id (`already_present` / `already_started`, like OTP's
   /// start_child; `duplicate_child_name` at init); dynamic ones enforce
-  /// max_children.
+  /// max_children. A significant child is `invalid_spec` when it is
+  /// permanent or the supervisor's auto_shutdown is `never`.
   caf::expected<slot_id> add(child_spec spec, bool at_init = false);
 
   /// The start of `slot` succeeded.
@@ -82,7 +87,9 @@ public:
   // -- decisions ---------------------------------------------------------------
 
   /// A running child exited on its own with an exit of this kind. Applies
-  /// the restart type, then the restart intensity, then the strategy.
+  /// the restart type, then the restart intensity, then the strategy; a
+  /// significant child that is not restarted may end the supervisor
+  /// (`plan::auto_shutdown`).
   plan child_exited(pid_type pid, exit_kind kind, clock::time_point now);
 
   /// A restart of `slot` failed to start: mark it restarting and plan the
@@ -113,6 +120,10 @@ public:
 
 private:
   plan restart_plan(child& c, clock::time_point now);
+
+  /// What a significant child's end by itself means under auto_shutdown
+  /// (OTP's do_auto_shutdown); its entry must already be updated.
+  plan auto_shutdown_plan(bool significant) const;
 
   /// Sets (or clears, with 0) a child's pid and keeps the pid index.
   void set_pid(child& c, pid_type pid);

@@ -20,6 +20,12 @@ child_spec spec(std::string id, restart_type r = restart_type::permanent) {
                 r);
 }
 
+child_spec significant(std::string id, restart_type r) {
+  auto s = spec(std::move(id), r);
+  s.significant = true;
+  return s;
+}
+
 struct fixture {
   core::clock::time_point t0 = core::clock::now();
 
@@ -213,6 +219,112 @@ BOOST_AUTO_TEST_CASE(exit_reasons_are_classified_like_otp) {
              == std::string{"abnormal"});
   BOOST_TEST(to_string(classify_exit(caf::sec::runtime_error))
              == std::string{"abnormal"});
+}
+
+BOOST_AUTO_TEST_CASE(significant_children_need_auto_shutdown_and_a_restart_type) {
+  core never{flags(strategy::one_for_one)};
+  BOOST_TEST((never.flags().auto_shutdown == auto_shutdown_mode::never));
+  auto r = never.add(significant("s", restart_type::transient));
+  BOOST_REQUIRE(!r);
+  BOOST_TEST(r.error() == errc::invalid_spec);
+  auto f = flags(strategy::one_for_one);
+  f.auto_shutdown = auto_shutdown_mode::any_significant;
+  core any{f};
+  auto p = any.add(significant("p", restart_type::permanent), true);
+  BOOST_REQUIRE(!p);
+  BOOST_TEST(p.error() == errc::invalid_spec);
+  BOOST_TEST(static_cast<bool>(any.add(significant("t", restart_type::transient))));
+  BOOST_TEST(static_cast<bool>(any.add(significant("m", restart_type::temporary))));
+}
+
+BOOST_AUTO_TEST_CASE(any_significant_ends_on_a_significant_childs_own_end) {
+  auto f = flags(strategy::one_for_one);
+  f.auto_shutdown = auto_shutdown_mode::any_significant;
+  {
+    // transient: a normal or shutdown exit ends the supervisor; every
+    // running child is then stopped, newest first
+    core c{f};
+    auto s = populate(c, {spec("a"), significant("t", restart_type::transient),
+                          spec("b")});
+    auto p = c.child_exited(2, exit_kind::normal, t0);
+    BOOST_TEST(p.auto_shutdown);
+    BOOST_TEST(!p.give_up);
+    BOOST_TEST(p.start.empty());
+    BOOST_TEST(p.stop == (std::vector<core::slot_id>{s[2], s[0]}));
+  }
+  {
+    core c{f};
+    populate(c, {significant("t", restart_type::transient)});
+    BOOST_TEST(c.child_exited(1, exit_kind::shutdown, t0).auto_shutdown);
+  }
+  {
+    // ... but a crash is restarted like any transient child's
+    core c{f};
+    auto s = populate(c, {significant("t", restart_type::transient)});
+    auto p = c.child_exited(1, exit_kind::abnormal, t0);
+    BOOST_TEST(!p.auto_shutdown);
+    BOOST_TEST(p.start == std::vector<core::slot_id>{s[0]});
+  }
+  {
+    // temporary: any exit, a crash too
+    core c{f};
+    populate(c, {significant("m", restart_type::temporary)});
+    BOOST_TEST(c.child_exited(1, exit_kind::abnormal, t0).auto_shutdown);
+  }
+  {
+    // children that are not significant never end the supervisor
+    core c{f};
+    populate(c, {spec("t", restart_type::transient),
+                 spec("m", restart_type::temporary)});
+    BOOST_TEST(c.child_exited(1, exit_kind::normal, t0).empty());
+    BOOST_TEST(c.child_exited(2, exit_kind::abnormal, t0).empty());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(all_significant_waits_for_the_last_significant_child) {
+  auto f = flags(strategy::one_for_one);
+  f.auto_shutdown = auto_shutdown_mode::all_significant;
+  core c{f};
+  auto s = populate(c, {significant("x", restart_type::temporary),
+                        significant("y", restart_type::transient),
+                        significant("z", restart_type::transient),
+                        spec("other")});
+  BOOST_TEST(c.child_exited(1, exit_kind::normal, t0).empty());
+  // y crashes and its restart fails: while it waits for a retry it still
+  // counts, as OTP's {restarting, Pid} does
+  auto p = c.child_exited(2, exit_kind::abnormal, t0);
+  BOOST_REQUIRE(p.start == std::vector<core::slot_id>{s[1]});
+  c.restart_failed(s[1], t0);
+  BOOST_TEST(!c.child_exited(3, exit_kind::normal, t0).auto_shutdown);
+  c.started(s[1], 22);
+  auto last = c.child_exited(22, exit_kind::shutdown, t0);
+  BOOST_TEST(last.auto_shutdown);
+  BOOST_TEST(last.stop == std::vector<core::slot_id>{s[3]});
+}
+
+BOOST_AUTO_TEST_CASE(ends_the_supervisor_caused_never_count) {
+  auto f = flags(strategy::one_for_all);
+  f.auto_shutdown = auto_shutdown_mode::all_significant;
+  core c{f};
+  auto s = populate(c, {significant("x", restart_type::transient),
+                        significant("y", restart_type::transient),
+                        spec("w")});
+  // a sibling crash stops x and y: stopped by the supervisor, so no plan
+  // says auto_shutdown, and both are started again
+  auto p = c.child_exited(3, exit_kind::abnormal, t0);
+  BOOST_TEST(!p.auto_shutdown);
+  BOOST_TEST(p.stop == (std::vector<core::slot_id>{s[1], s[0]}));
+  c.stopped(s[1]);
+  c.stopped(s[0]);
+  BOOST_TEST(p.start.size() == 3u);
+  c.started(s[0], 11);
+  c.started(s[1], 12);
+  c.started(s[2], 13);
+  // terminate_child of x: not by itself either; afterwards x is not
+  // running, so y's own end is the end of the last significant child
+  c.stopped(s[0]);
+  BOOST_TEST(c.find(s[0]) != nullptr); // transient spec kept
+  BOOST_TEST(c.child_exited(12, exit_kind::normal, t0).auto_shutdown);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
