@@ -36,9 +36,9 @@ struct endpoint::state {
 
 namespace {
 
-/// The listener: owns the accept loop of the endpoint's acceptor. Its
-/// restart (by the server supervisor, rest_for_one) restarts accepting and,
-/// after it, the connections supervisor.
+/// The listener: owns the accept loop of the endpoint's acceptor. It is
+/// the server supervisor's last child (rest_for_one), so its restart only
+/// re-arms accepting: the connections live on.
 class listener_actor final : public fenix::actor {
 public:
   listener_actor(caf::actor_config& cfg, std::shared_ptr<detail::io_server> io,
@@ -137,8 +137,9 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg) {
     // the restart intensity.
     auto h = spawn_supervisor(s, f, {});
     slot->set(h);
-    // Until its successor is up (rest_for_one restarts the listener first),
-    // connects are answered 503 instead of going to a dead supervisor.
+    // Until its successor is up, connects already past accept find no
+    // supervisor and are closed (the listener, started after it, is
+    // stopped while it restarts).
     h->attach_functor([weak = std::weak_ptr<detail::supervisor_slot>(slot),
                        addr = h.address()] {
       if (auto sl = weak.lock())
@@ -146,6 +147,9 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg) {
     });
     return h;
   };
+  // Connections first, as in Ranch: a listener restart leaves every client
+  // connected, and a restart of the connections supervisor restarts the
+  // listener after it.
   supervisor_flags server_flags;
   server_flags.strategy = strategy::rest_for_one;
   server_flags.name = "server " + url;
@@ -154,7 +158,7 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg) {
   ep_flags.name = st->cfg.name;
   auto children = st->cfg.children;
   children.push_back(
-    supervisor_spec(server_flags.name, server_flags, {listener, conns}));
+    supervisor_spec(server_flags.name, server_flags, {conns, listener}));
   auto sup = start_supervisor(sys, ep_flags, std::move(children));
   if (!sup) {
     st->io->stop_accepting();
