@@ -36,9 +36,12 @@ struct endpoint::state {
 
 namespace {
 
+using accept_failed_atom = caf::atom_constant<caf::atom("fx_accfail")>;
+
 /// The listener: owns the accept loop of the endpoint's acceptor. It is
 /// the server supervisor's last child (rest_for_one), so its restart only
-/// re-arms accepting: the connections live on.
+/// re-arms accepting: the connections live on. An accept error that the
+/// loop cannot handle by itself crashes it (see detail::accept_loop).
 class listener_actor final : public fenix::actor {
 public:
   listener_actor(caf::actor_config& cfg, std::shared_ptr<detail::io_server> io,
@@ -60,9 +63,16 @@ public:
     details["port"] = io_->port();
     details["io_threads"] = io_threads_;
     rt().tree().merge_details(id(), details);
-    io_->start_accepting();
+    // A weak handle: the loop must not keep a dead listener alive.
+    io_->start_accepting([addr = address()](const std::string& what) {
+      if (auto self = caf::actor_cast<caf::actor>(addr))
+        caf::anon_send(self, accept_failed_atom::value, what);
+    });
     return {
       [this](caf::get_atom) -> uint16_t { return io_->port(); },
+      [this](accept_failed_atom, const std::string& what) {
+        quit(caf::make_error(caf::sec::runtime_error, "accept failed: " + what));
+      },
     };
   }
 
@@ -184,6 +194,10 @@ const caf::actor& endpoint::supervisor() const noexcept {
 
 endpoint_stats endpoint::stats() const {
   return st_->io->stats();
+}
+
+bool endpoint::inject_accept_error(int errno_value) {
+  return st_->io->inject_accept_error(errno_value);
 }
 
 void endpoint::stop() {

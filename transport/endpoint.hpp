@@ -135,6 +135,13 @@ public:
 
   endpoint_stats stats() const;
 
+  /// Fault injection for tests: the accept in flight fails with
+  /// `errno_value` as if accept(2) had returned it. EMFILE and ENFILE back
+  /// off and retry; an error such as EINVAL crashes the listener, whose
+  /// restart starts accepting again. Blocking; false when no accept was in
+  /// flight (the listener is restarting or paused).
+  bool inject_accept_error(int errno_value);
+
   /// Graceful stop: stops accepting, asks every connection's handler to
   /// drain (by default: close with 1012 after what is queued) in batches,
   /// waits for them within the drain timeout, then stops the subtree and

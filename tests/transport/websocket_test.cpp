@@ -4,10 +4,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <thread>
 
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "beast_client.hpp"
@@ -759,6 +761,58 @@ BOOST_AUTO_TEST_CASE(a_connections_restart_restarts_the_listener_after_it) {
   auto f = d.read_frame();
   BOOST_REQUIRE(f);
   BOOST_TEST(f->payload == "after restart");
+}
+
+BOOST_AUTO_TEST_CASE(an_accept_error_crashes_the_listener_and_its_restart_accepts) {
+  start();
+  auto c = open_ws(port());
+  auto server = server_of(*this);
+  auto listener = server.child("listener");
+  BOOST_REQUIRE(listener);
+  caf::scoped_actor self{sys->sys(), true};
+  self->monitor(listener);
+  BOOST_REQUIRE(ep->inject_accept_error(EINVAL));
+  std::string reason;
+  self->receive(
+    [&](caf::down_msg& dm) { reason = sys->sys().render(dm.reason); },
+    caf::after(5s) >> [] { BOOST_FAIL("the listener did not exit"); });
+  BOOST_TEST(reason.find("accept failed: Invalid argument (EINVAL)")
+               != std::string::npos,
+             reason);
+  await_new_child(server, "listener", listener);
+  auto rec = server_child(*this, "listener");
+  BOOST_REQUIRE(rec);
+  BOOST_TEST(rec->restarts == 1u);
+  BOOST_TEST(c.send_text("still here"));
+  auto f = c.read_frame();
+  BOOST_REQUIRE(f);
+  BOOST_TEST(f->payload == "still here");
+  auto d = open_ws(port());
+  BOOST_TEST(d.send_text("after restart"));
+  f = d.read_frame();
+  BOOST_REQUIRE(f);
+  BOOST_TEST(f->payload == "after restart");
+}
+
+BOOST_AUTO_TEST_CASE(out_of_descriptors_backs_off_without_a_listener_restart) {
+  start();
+  auto server = server_of(*this);
+  auto listener = server.child("listener");
+  BOOST_REQUIRE(listener);
+  for (int err : {EMFILE, ENFILE}) {
+    BOOST_TEST_CONTEXT("errno " << err) {
+      BOOST_REQUIRE(ep->inject_accept_error(err));
+      // Only the retry after the back-off accepts again: this client got
+      // in after the error was handled.
+      auto c = open_ws(port());
+      BOOST_TEST(c.send_text("in"));
+      auto f = c.read_frame();
+      BOOST_REQUIRE(f);
+      BOOST_TEST(f->payload == "in");
+      BOOST_TEST((server.child("listener") == listener));
+    }
+  }
+  BOOST_TEST(server_child(*this, "listener")->restarts == 0u);
 }
 
 namespace {

@@ -25,6 +25,7 @@
 
 #include "actors/heap.hpp"
 #include "actors/log.hpp"
+#include "transport/detail/accept_loop.hpp"
 #include "transport/detail/crypto.hpp"
 #include "transport/detail/io_core.hpp"
 #include "transport/detail/longpoll.hpp"
@@ -215,9 +216,7 @@ public:
   explicit io_server_impl(io_config cfg)
       : cfg_(std::move(cfg)),
         core_(std::make_shared<io_core>(cfg_.threads, cfg_.tick,
-                                        cfg_.close_linger)),
-        acceptor_(net::make_strand(core_->ioc)),
-        retry_(acceptor_.get_executor()) {
+                                        cfg_.close_linger)) {
     if (cfg_.secret.empty())
       cfg_.secret = random_bytes(32);
     for (auto& m : cfg_.mounts) {
@@ -246,33 +245,22 @@ public:
 
   // -- io_server ---------------------------------------------------------------------
 
-  std::string bind() override {
-    boost::system::error_code ec;
-    auto addr = net::ip::make_address(cfg_.address, ec);
-    if (ec)
-      return "invalid address " + cfg_.address + ": " + ec.message();
-    tcp::endpoint ep{addr, cfg_.port};
-    acceptor_.open(ep.protocol(), ec);
-    if (ec)
-      return "open: " + ec.message();
-    acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-    if (cfg_.reuse_port) {
-      int one = 1;
-      ::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one,
-                   sizeof(one));
-    }
-    acceptor_.bind(ep, ec);
-    if (ec)
-      return "bind " + cfg_.address + ":" + std::to_string(cfg_.port) + ": "
-             + ec.message();
-    acceptor_.listen(cfg_.backlog, ec);
-    if (ec)
-      return "listen: " + ec.message();
-    port_ = acceptor_.local_endpoint().port();
-    return {};
+  /// The accept loop hands its sockets to this server while it exists.
+  void init_acceptor() {
+    loop_ = std::make_shared<accept_loop>(
+      core_->ioc, cfg_.name,
+      [weak = weak_from_this()](tcp::socket sock, const tcp::endpoint& peer) {
+        if (auto self = weak.lock())
+          std::make_shared<http_session>(std::move(sock), peer, self)->run();
+      });
   }
 
-  uint16_t port() const override { return port_; }
+  std::string bind() override {
+    return loop_->bind(cfg_.address, cfg_.port, cfg_.backlog,
+                       cfg_.reuse_port);
+  }
+
+  uint16_t port() const override { return loop_->port(); }
 
   void run() override {
     if (!threads_.empty())
@@ -325,40 +313,24 @@ public:
     return ran;
   }
 
-  void start_accepting() override {
-    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
-      if (self->stopped_ || self->accepting_)
-        return;
-      self->accepting_ = true;
-      ++self->generation_;
-      self->do_accept();
-    });
+  void start_accepting(std::function<void(const std::string&)> on_failure)
+    override {
+    loop_->start(std::move(on_failure));
   }
 
-  void pause_accepting() override {
-    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
-      self->accepting_ = false;
-      ++self->generation_;
-      boost::system::error_code ignored;
-      self->acceptor_.cancel(ignored);
-      self->retry_.cancel();
-    });
-  }
+  void pause_accepting() override { loop_->pause(); }
 
   void stop_accepting() override {
-    auto done = std::make_shared<std::promise<void>>();
-    auto fut = done->get_future();
-    net::post(acceptor_.get_executor(), [self = shared_from_this(), done] {
-      self->stopped_ = true;
-      self->accepting_ = false;
-      boost::system::error_code ignored;
-      self->acceptor_.close(ignored);
-      self->retry_.cancel();
-      done->set_value();
-    });
+    auto fut = loop_->stop();
     if (threads_.empty() || core_->ioc.stopped())
       return; // nothing runs the handler; the acceptor closes with us
     fut.wait_for(std::chrono::seconds{5});
+  }
+
+  bool inject_accept_error(int errno_value) override {
+    auto fut = loop_->inject_error(errno_value);
+    return fut.wait_for(std::chrono::seconds{5}) == std::future_status::ready
+           && fut.get();
   }
 
   size_t drain(size_t max) override {
@@ -490,62 +462,13 @@ public:
   size_t body_limit() const noexcept { return body_limit_; }
 
 private:
-  void do_accept() {
-    // One accept is outstanding at a time: accept_peer_ is its output.
-    acceptor_.async_accept(
-      net::make_strand(core_->ioc), accept_peer_,
-      [self = shared_from_this(), gen = generation_](
-        const boost::system::error_code& ec, tcp::socket sock) {
-        self->on_accept(ec, std::move(sock), gen);
-      });
-  }
-
-  void on_accept(const boost::system::error_code& ec, tcp::socket sock,
-                 uint64_t gen) {
-    if (!accepting_ || gen != generation_)
-      return;
-    if (ec) {
-      if (ec == net::error::operation_aborted)
-        return;
-      // E.g. EMFILE: back off briefly instead of spinning; log at most
-      // once a second.
-      auto now = std::chrono::steady_clock::now();
-      if (now - last_accept_warning_ >= std::chrono::seconds{1}) {
-        last_accept_warning_ = now;
-        FENIX_WARN("transport", cfg_.name << ": accept failed: "
-                                          << ec.message() << " (retrying)");
-      }
-      retry_.expires_after(std::chrono::milliseconds{50});
-      retry_.async_wait([self = shared_from_this(),
-                         gen](const boost::system::error_code& e) {
-        if (!e && self->accepting_ && gen == self->generation_)
-          self->do_accept();
-      });
-      return;
-    }
-    boost::system::error_code ignored;
-    sock.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<http_session>(std::move(sock), accept_peer_,
-                                   shared_from_this())
-      ->run();
-    do_accept();
-  }
-
   io_config cfg_;
   std::shared_ptr<io_core> core_;
   std::vector<std::shared_ptr<mount_state>> mounts_;
-  tcp::acceptor acceptor_;
-  tcp::endpoint accept_peer_;
-  net::steady_timer retry_;
+  std::shared_ptr<accept_loop> loop_;
   std::vector<std::thread> threads_;
   std::string static_root_;
   size_t body_limit_ = 1024 * 1024;
-  uint16_t port_ = 0;
-  // Acceptor strand only.
-  bool accepting_ = false;
-  bool stopped_ = false;
-  uint64_t generation_ = 0;
-  std::chrono::steady_clock::time_point last_accept_warning_;
   // Caller of drain() only (endpoint::stop).
   std::unordered_set<uint64_t> drained_;
   // Run-down of the io threads.
@@ -937,7 +860,9 @@ void http_session::send(Message&& msg) {
 } // namespace
 
 std::shared_ptr<io_server> io_server::make(io_config cfg) {
-  return std::make_shared<io_server_impl>(std::move(cfg));
+  auto srv = std::make_shared<io_server_impl>(std::move(cfg));
+  srv->init_acceptor();
+  return srv;
 }
 
 } // namespace fenix::transport::detail
