@@ -62,8 +62,9 @@ public:
   virtual ~user_socket();
 
   /// Accept (with the socket's assigns) or refuse (nullopt -> HTTP 403).
-  /// Runs on an I/O thread before the upgrade, possibly concurrently: keep
-  /// it quick and thread-safe.
+  /// Runs before the upgrade in the connection's actor, on a CAF worker
+  /// (not an I/O thread), possibly for several connects at once: keep it
+  /// thread-safe, and short, since it holds that worker meanwhile.
   virtual std::optional<boost::json::object>
   connect(const transport::params& params,
           const transport::connect_info& info) = 0;

@@ -115,7 +115,7 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg) {
   io.http_timeout = cfg.http_timeout;
   for (auto& m : cfg.mounts)
     io.mounts.push_back(
-      {m.path, m.opts, detail::make_gate(sys, m.factory, st->slot)});
+      {m.path, m.opts, detail::make_gate(m.factory, st->slot)});
   io.routes = cfg.routes;
   st->cfg = std::move(cfg);
   st->io = detail::io_server::make(std::move(io));

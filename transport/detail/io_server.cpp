@@ -12,7 +12,6 @@
 #include <future>
 #include <optional>
 #include <thread>
-#include <unordered_set>
 
 #include <sys/socket.h>
 
@@ -165,6 +164,10 @@ private:
   void on_read(const boost::system::error_code& ec);
   void route(request& req);
   void handle_websocket(const std::shared_ptr<mount_state>& m, request& req);
+  void on_websocket_verdict(const std::shared_ptr<mount_state>& m,
+                            const std::shared_ptr<websocket>& ws,
+                            const std::string& problem, verdict v,
+                            std::unique_ptr<peer> p);
   void handle_longpoll(const std::shared_ptr<mount_state>& m, request& req);
   void serve_static(request& req, std::string_view path);
   http_request to_plain(request& req, std::string path, std::string query);
@@ -321,6 +324,7 @@ public:
   void pause_accepting() override { loop_->pause(); }
 
   void stop_accepting() override {
+    core_->draining.store(true);
     auto fut = loop_->stop();
     if (threads_.empty() || core_->ioc.stopped())
       return; // nothing runs the handler; the acceptor closes with us
@@ -338,7 +342,7 @@ public:
     for (auto& c : core_->snapshot()) {
       if (n == max)
         break;
-      if (drained_.insert(c->conn_id()).second) {
+      if (c->take_drain()) {
         c->request_drain();
         ++n;
       }
@@ -368,7 +372,7 @@ public:
     while (core_->http_busy.load(std::memory_order_relaxed) > 0
            && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
-    down_.store(true);
+    core_->down.store(true);
     // Run down instead of stopping the io_context: once the acceptor, the
     // wheel, every connection and every HTTP session are closed, run()
     // returns by itself with no handler left inside the io_context (a
@@ -405,7 +409,7 @@ public:
     }
   }
 
-  bool down() const noexcept { return down_.load(); }
+  bool down() const noexcept { return core_->down.load(); }
 
   // -- HTTP session registry (for shutdown) ------------------------------------------------
 
@@ -469,10 +473,6 @@ private:
   std::vector<std::thread> threads_;
   std::string static_root_;
   size_t body_limit_ = 1024 * 1024;
-  // Caller of drain() only (endpoint::stop).
-  std::unordered_set<uint64_t> drained_;
-  // Run-down of the io threads.
-  std::atomic<bool> down_{false};
   // io threads polling before they block (0 or 1).
   std::atomic<int> spinning_{0};
   std::mutex run_mtx_;
@@ -704,17 +704,9 @@ void http_session::handle_websocket(const std::shared_ptr<mount_state>& m,
     respond(503, "too many connections\n");
     return;
   }
-  // 4. connect: the handler factory decides.
-  auto p = m->gate->connect(params::parse(info.query), info);
-  if (!p) {
-    m->connections.fetch_sub(1, std::memory_order_relaxed);
-    ctr.refused.fetch_add(1, std::memory_order_relaxed);
-    keep_alive_ = false;
-    respond(403, "");
-    return;
-  }
-  // 5. Only now is the upgrade itself validated (a refused connect wins
-  // over a malformed upgrade, as in Phoenix).
+  // 4. The upgrade itself is validated now but answered after the connect
+  // decision: a refused connect wins over a malformed upgrade, as in
+  // Phoenix.
   std::string problem;
   auto key = req[http::field::sec_websocket_key];
   auto version = req[http::field::sec_websocket_version];
@@ -735,36 +727,67 @@ void http_session::handle_websocket(const std::shared_ptr<mount_state>& m,
     problem = "'sec-websocket-version' header must equal '13', got \""
               + std::string{sv(version)} + "\"";
   }
-  if (!problem.empty()) {
+  std::shared_ptr<websocket> ws;
+  if (problem.empty()) {
+    std::string hs;
+    hs.reserve(160);
+    hs += "HTTP/1.1 101 Switching Protocols\r\n"
+          "Upgrade: websocket\r\n"
+          "Connection: Upgrade\r\n"
+          "Sec-WebSocket-Accept: ";
+    hs += websocket_accept(sv(key));
+    hs += "\r\n";
+    if (!info.subprotocol.empty()) {
+      hs += "Sec-WebSocket-Protocol: ";
+      hs += info.subprotocol;
+      hs += "\r\n";
+    }
+    hs += "\r\n";
+    ws = make_websocket(m, std::move(hs));
+  }
+  // 5. connect: the handler factory decides in a connection actor, off
+  // this io thread; the verdict comes back to this session's strand.
+  connect_request cr;
+  cr.info = std::move(info);
+  cr.out = ws;
+  cr.id = ws ? ws->id() : srv_->core().next_id();
+  cr.done = [self = shared_from_this(), ex = sock_.get_executor(), m, ws,
+             problem = std::move(problem)](verdict v,
+                                           std::unique_ptr<peer> p) mutable {
+    if (self->srv_down())
+      return; // the io threads ran down: nothing may be posted any more
+    net::post(ex, [self = std::move(self), m = std::move(m), ws = std::move(ws),
+                   problem = std::move(problem), v, p = std::move(p)]() mutable {
+      self->on_websocket_verdict(m, ws, problem, v, std::move(p));
+    });
+  };
+  m->gate->connect(std::move(cr));
+}
+
+void http_session::on_websocket_verdict(const std::shared_ptr<mount_state>& m,
+                                        const std::shared_ptr<websocket>& ws,
+                                        const std::string& problem,
+                                        verdict v, std::unique_ptr<peer> p) {
+  if (v == verdict::refused) {
+    if (ws)
+      ws->discard();
+    m->connections.fetch_sub(1, std::memory_order_relaxed);
+    srv_->core().counters.refused.fetch_add(1, std::memory_order_relaxed);
+    keep_alive_ = false;
+    respond(403, "");
+    return;
+  }
+  if (!ws) {
     m->connections.fetch_sub(1, std::memory_order_relaxed);
     keep_alive_ = false;
     respond(400, problem + "\n");
     return;
   }
-  std::string hs;
-  hs.reserve(160);
-  hs += "HTTP/1.1 101 Switching Protocols\r\n"
-        "Upgrade: websocket\r\n"
-        "Connection: Upgrade\r\n"
-        "Sec-WebSocket-Accept: ";
-  hs += websocket_accept(sv(key));
-  hs += "\r\n";
-  if (!info.subprotocol.empty()) {
-    hs += "Sec-WebSocket-Protocol: ";
-    hs += info.subprotocol;
-    hs += "\r\n";
-  }
-  hs += "\r\n";
+  // The connection counter reserved for this connect now belongs to the
+  // WebSocket.
   auto leftover = beast::buffers_to_string(buf_.data());
-  // The connection keeps a trimmed connect_info (memory per idle client).
-  info.headers.clear();
-  info.headers.shrink_to_fit();
-  info.query.clear();
-  info.query.shrink_to_fit();
-  timer_.cancel();
   set_busy(false);
-  start_websocket(std::move(sock_), m, std::move(p), std::move(info),
-                  std::move(hs), std::move(leftover));
+  ws->open(std::move(sock_), std::move(p), std::move(leftover));
 }
 
 void http_session::handle_longpoll(const std::shared_ptr<mount_state>& m,

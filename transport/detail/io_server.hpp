@@ -61,7 +61,8 @@ public:
   /// listener's to handle (see accept_loop) ends the loop and is reported
   /// once to `on_failure`, on an io thread. pause_accepting keeps the
   /// listening socket (the kernel queues connects); stop_accepting closes
-  /// it for good (new connects are refused by the kernel).
+  /// it for good (new connects are refused by the kernel), and connects
+  /// still being decided drain as soon as they open.
   virtual void
   start_accepting(std::function<void(const std::string&)> on_failure)
     = 0;
