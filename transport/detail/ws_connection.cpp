@@ -64,10 +64,12 @@ public:
             std::string leftover) override {
     // Runs on the connection's strand (the HTTP session's handler).
     auto& core = *mount_->core;
+    sock_ = std::move(sock);
+    // Registered only now: drain and abort post to sock_'s executor from
+    // other threads.
     core.attach(shared_from_this());
     core.counters.websockets.fetch_add(1, std::memory_order_relaxed);
     core.counters.accepted.fetch_add(1, std::memory_order_relaxed);
-    sock_ = std::move(sock);
     // User-level non-blocking mode: read_some after a readiness wait must
     // return would_block when a wake-up was spurious; in blocking mode
     // Asio would poll() and stall this io thread until the client sends.
