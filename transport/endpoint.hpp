@@ -103,15 +103,23 @@ struct endpoint_config {
 /// endpoint "<name>"                        (one_for_one)
 /// ├─ <children>                            (e.g. pubsub, presence)
 /// └─ server "http://<address>:<port>"      (rest_for_one)
-///    ├─ listener                           (accept loop)
-///    └─ connections                        (dynamic, temporary children)
-///       └─ connection #<id>                (one per WebSocket / long-poll
-///                                           session; runs its handler)
+///    ├─ connections                        (dynamic, temporary children)
+///    │  └─ connection #<n>                 (one per WebSocket / long-poll
+///    │                                      session; runs its handler)
+///    └─ listener                           (accept loop)
 /// ```
 ///
-/// The io threads belong to the endpoint object (they outlive every
-/// connection actor's use of them); the listener actor starts and stops
-/// accepting.
+/// Connections come before the listener: a listener restart leaves them
+/// alone, a restart of `connections` restarts the listener after it. Each
+/// connection actor is spawned by the start function of the child spec
+/// that the I/O side sends to `connections`; its first turn runs the
+/// socket's handler factory (on a CAF worker, not an io thread), whose
+/// verdict the I/O side then answers with the 101 or a refusal. The
+/// listener starts and pauses accepting; an accept error that the accept
+/// loop cannot handle itself crashes it, and its restart accepts again
+/// (docs/transport.md lists which errors are which). The io threads
+/// belong to the endpoint object (they outlive every connection actor's
+/// use of them).
 class endpoint {
 public:
   /// Binds, starts the io threads and the supervision subtree. Errors:
