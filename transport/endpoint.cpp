@@ -36,9 +36,12 @@ struct endpoint::state {
 
 namespace {
 
-/// The listener: owns the accept loop of the endpoint's acceptor. Its
-/// restart (by the server supervisor, rest_for_one) restarts accepting and,
-/// after it, the connections supervisor.
+using accept_failed_atom = caf::atom_constant<caf::atom("fx_accfail")>;
+
+/// The listener: owns the accept loop of the endpoint's acceptor. It is
+/// the server supervisor's last child (rest_for_one), so its restart only
+/// re-arms accepting: the connections live on. An accept error that the
+/// loop cannot handle by itself crashes it (see detail::accept_loop).
 class listener_actor final : public fenix::actor {
 public:
   listener_actor(caf::actor_config& cfg, std::shared_ptr<detail::io_server> io,
@@ -60,9 +63,16 @@ public:
     details["port"] = io_->port();
     details["io_threads"] = io_threads_;
     rt().tree().merge_details(id(), details);
-    io_->start_accepting();
+    // A weak handle: the loop must not keep a dead listener alive.
+    io_->start_accepting([addr = address()](const std::string& what) {
+      if (auto self = caf::actor_cast<caf::actor>(addr))
+        caf::anon_send(self, accept_failed_atom::value, what);
+    });
     return {
       [this](caf::get_atom) -> uint16_t { return io_->port(); },
+      [this](accept_failed_atom, const std::string& what) {
+        quit(caf::make_error(caf::sec::runtime_error, "accept failed: " + what));
+      },
     };
   }
 
@@ -105,7 +115,7 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg) {
   io.http_timeout = cfg.http_timeout;
   for (auto& m : cfg.mounts)
     io.mounts.push_back(
-      {m.path, m.opts, detail::make_gate(sys, m.factory, st->slot)});
+      {m.path, m.opts, detail::make_gate(m.factory, st->slot)});
   io.routes = cfg.routes;
   st->cfg = std::move(cfg);
   st->io = detail::io_server::make(std::move(io));
@@ -137,8 +147,9 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg) {
     // the restart intensity.
     auto h = spawn_supervisor(s, f, {});
     slot->set(h);
-    // Until its successor is up (rest_for_one restarts the listener first),
-    // connects are answered 503 instead of going to a dead supervisor.
+    // Until its successor is up, connects already past accept find no
+    // supervisor and are closed (the listener, started after it, is
+    // stopped while it restarts).
     h->attach_functor([weak = std::weak_ptr<detail::supervisor_slot>(slot),
                        addr = h.address()] {
       if (auto sl = weak.lock())
@@ -146,6 +157,9 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg) {
     });
     return h;
   };
+  // Connections first, as in Ranch: a listener restart leaves every client
+  // connected, and a restart of the connections supervisor restarts the
+  // listener after it.
   supervisor_flags server_flags;
   server_flags.strategy = strategy::rest_for_one;
   server_flags.name = "server " + url;
@@ -154,7 +168,7 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg) {
   ep_flags.name = st->cfg.name;
   auto children = st->cfg.children;
   children.push_back(
-    supervisor_spec(server_flags.name, server_flags, {listener, conns}));
+    supervisor_spec(server_flags.name, server_flags, {conns, listener}));
   auto sup = start_supervisor(sys, ep_flags, std::move(children));
   if (!sup) {
     st->io->stop_accepting();
@@ -180,6 +194,10 @@ const caf::actor& endpoint::supervisor() const noexcept {
 
 endpoint_stats endpoint::stats() const {
   return st_->io->stats();
+}
+
+bool endpoint::inject_accept_error(int errno_value) {
+  return st_->io->inject_accept_error(errno_value);
 }
 
 void endpoint::stop() {

@@ -103,15 +103,23 @@ struct endpoint_config {
 /// endpoint "<name>"                        (one_for_one)
 /// ├─ <children>                            (e.g. pubsub, presence)
 /// └─ server "http://<address>:<port>"      (rest_for_one)
-///    ├─ listener                           (accept loop)
-///    └─ connections                        (dynamic, temporary children)
-///       └─ connection #<id>                (one per WebSocket / long-poll
-///                                           session; runs its handler)
+///    ├─ connections                        (dynamic, temporary children)
+///    │  └─ connection #<n>                 (one per WebSocket / long-poll
+///    │                                      session; runs its handler)
+///    └─ listener                           (accept loop)
 /// ```
 ///
-/// The io threads belong to the endpoint object (they outlive every
-/// connection actor's use of them); the listener actor starts and stops
-/// accepting.
+/// Connections come before the listener: a listener restart leaves them
+/// alone, a restart of `connections` restarts the listener after it. Each
+/// connection actor is spawned by the start function of the child spec
+/// that the I/O side sends to `connections`; its first turn runs the
+/// socket's handler factory (on a CAF worker, not an io thread), whose
+/// verdict the I/O side then answers with the 101 or a refusal. The
+/// listener starts and pauses accepting; an accept error that the accept
+/// loop cannot handle itself crashes it, and its restart accepts again
+/// (docs/transport.md lists which errors are which). The io threads
+/// belong to the endpoint object (they outlive every connection actor's
+/// use of them).
 class endpoint {
 public:
   /// Binds, starts the io threads and the supervision subtree. Errors:
@@ -134,6 +142,13 @@ public:
   const caf::actor& supervisor() const noexcept;
 
   endpoint_stats stats() const;
+
+  /// Fault injection for tests: the accept in flight fails with
+  /// `errno_value` as if accept(2) had returned it. EMFILE and ENFILE back
+  /// off and retry; an error such as EINVAL crashes the listener, whose
+  /// restart starts accepting again. Blocking; false when no accept was in
+  /// flight (the listener is restarting or paused).
+  bool inject_accept_error(int errno_value);
 
   /// Graceful stop: stops accepting, asks every connection's handler to
   /// drain (by default: close with 1012 after what is queued) in batches,

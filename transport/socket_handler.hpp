@@ -70,10 +70,10 @@ protected:
 /// inside its connection actor and gets every event of that connection,
 /// one at a time, on the actor's thread.
 ///
-/// Lifecycle: a `handler_factory` creates it on an I/O thread before the
-/// upgrade (returning nullptr refuses the connect), then it moves into the
-/// new connection actor: `make_handlers` and `on_open` run when the actor
-/// starts; `on_text`/`on_binary` per inbound message; `on_message` for
+/// Lifecycle: a `handler_factory` creates it in the connection actor's
+/// first turn, before the upgrade (returning nullptr refuses the connect);
+/// then `make_handlers` and `on_open` run in that same turn;
+/// `on_text`/`on_binary` per inbound message; `on_message` for
 /// any other actor message; `on_drain` when the endpoint shuts down;
 /// `on_close` exactly once at the end (not after the handler threw: an
 /// exception closes only this connection, with 1011).
@@ -123,9 +123,11 @@ using socket_handler_ptr = std::unique_ptr<socket_handler>;
 
 /// Decides a connect attempt (Phoenix's `connect/3`) and creates the
 /// connection's handler, or returns nullptr to refuse (HTTP 403 without
-/// upgrade; long-poll `{"status":403}`). Runs on an I/O thread before the
-/// upgrade, possibly on several threads at once: be quick and thread-safe;
-/// reach actors with `caf::anon_send` only.
+/// upgrade; long-poll `{"status":403}`); an exception refuses too. Runs
+/// before the upgrade in the new connection actor, on a CAF worker, never
+/// on an I/O thread: a slow decision (an authentication) delays only its
+/// own connect, but it holds that worker for as long as it takes. Runs
+/// for several connects at once on different workers: be thread-safe.
 using handler_factory =
   std::function<socket_handler_ptr(const params&, const connect_info&)>;
 

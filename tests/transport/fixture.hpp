@@ -23,6 +23,7 @@
 
 #include "actors/actor.hpp"
 #include "actors/system.hpp"
+#include "supervision/supervisor.hpp"
 #include "transport/endpoint.hpp"
 #include "transport/socket_handler.hpp"
 
@@ -227,6 +228,30 @@ struct endpoint_fixture {
 
   uint16_t port() const {
     return ep->port();
+  }
+
+  /// The endpoint's server supervisor (its only child in these tests).
+  fenix::supervisor_ref server() {
+    fenix::supervisor_ref ep_sup{sys->sys(), ep->supervisor()};
+    auto top = ep_sup.which_children();
+    BOOST_REQUIRE(top && top->size() == 1);
+    return fenix::supervisor_ref{sys->sys(), (*top)[0].child};
+  }
+
+  fenix::supervisor_ref connections() {
+    auto conns = server().child("connections");
+    BOOST_REQUIRE(conns);
+    return fenix::supervisor_ref{sys->sys(), conns};
+  }
+
+  /// The tree's record of the server supervisor's child `name`.
+  std::optional<fenix::actor_info> server_child(const std::string& name) {
+    for (auto& root : sys->tree().snapshot())
+      if (root.name == "endpoint" && root.children.size() == 1)
+        for (auto& child : root.children[0].children)
+          if (child.name == name)
+            return child;
+    return std::nullopt;
   }
 };
 

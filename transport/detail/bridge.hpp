@@ -28,16 +28,12 @@ using link = outlet;
 /// One inbound long-poll message: text (true) or binary (false).
 using inbound_message = std::pair<bool, std::string>;
 
-/// The actor side of one connection, as the I/O side feeds it. Created by
-/// a `gate` when the handler factory accepted the connect.
+/// The actor side of one connection, as the I/O side feeds it. Handed to
+/// the I/O side with an accepted connect, once the handler exists: what
+/// it sends reaches the handler in order.
 class peer {
 public:
   virtual ~peer() = default;
-
-  /// Spawns the connection actor, wired to `l`, and hands it to the
-  /// connections supervisor. False when that is impossible (no supervisor:
-  /// the endpoint is stopping); the handler is then dropped.
-  virtual bool start(std::shared_ptr<link> l, connect_info info) = 0;
 
   virtual void on_text(std::string msg) = 0;
   virtual void on_binary(std::string msg) = 0;
@@ -55,16 +51,50 @@ public:
   virtual void drain() = 0;
 };
 
+/// How a connect attempt was decided.
+enum class verdict : uint8_t {
+  /// The handler factory accepted; the connection actor runs the handler.
+  accepted,
+  /// The factory refused or threw.
+  refused,
+  /// Nothing decided: no connection actor could be started (the
+  /// connections supervisor is gone, restarting or stopping).
+  unavailable,
+};
+
+/// The I/O side's continuation of one connect. Runs exactly once, on a CAF
+/// thread or on whichever thread drops the undecided request, so it must
+/// only hand its arguments to the connection's strand. The peer is set
+/// for an accepted connect that opens.
+using connect_done = std::function<void(verdict, std::unique_ptr<peer>)>;
+
+/// One connect attempt, as the I/O side hands it to its mount's gate.
+struct connect_request {
+  /// For the handler factory (query not parsed yet); the connection keeps
+  /// a copy without headers and query.
+  connect_info info;
+  /// The I/O side of the connection to be: frames the handler pushes
+  /// before the upgrade completes wait there. Null: only decide (a
+  /// malformed WebSocket upgrade, where a refusal still wins with 403 but
+  /// nothing opens).
+  std::shared_ptr<link> out;
+  /// The I/O side's number of the connection (its name in the actor tree
+  /// and in logs).
+  uint64_t id = 0;
+  connect_done done;
+};
+
 /// One socket mount, as the I/O side asks it to decide connects.
 class gate {
 public:
   virtual ~gate() = default;
 
-  /// Runs the handler factory (exceptions count as refusal); null when the
-  /// connect is refused.
-  virtual std::unique_ptr<peer> connect(const params& ps,
-                                        const connect_info& info)
-    = 0;
+  /// Decides a connect without blocking the caller: the connections
+  /// supervisor starts a connection actor that runs the handler factory
+  /// on a CAF worker (never on an io thread: an authentication may take
+  /// its time) and reports through `req.done`, which may run before
+  /// `connect` returns.
+  virtual void connect(connect_request req) = 0;
 };
 
 /// sizeof the I/O side of one WebSocket (memory budget: bench, tests).

@@ -3,10 +3,13 @@
 
 #include "transport/detail/connection_actor.hpp"
 
+#include <chrono>
 #include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
@@ -40,6 +43,35 @@ struct batch {
   std::function<void()> ack;
 };
 
+/// A connect on its way from the gate through the connections supervisor
+/// into a connection actor. Whoever drops it undecided (the supervisor
+/// never ran the start: it was gone, restarting or stopping; or the actor
+/// ended before its first turn) tells the I/O side `unavailable`, so the
+/// I/O side hears exactly once of every connect.
+struct pending_connect {
+  pending_connect(connect_request r, std::shared_ptr<const handler_factory> f)
+      : req(std::move(r)), factory(std::move(f)) {
+    // nop
+  }
+
+  pending_connect(const pending_connect&) = delete;
+  pending_connect& operator=(const pending_connect&) = delete;
+
+  ~pending_connect() {
+    decide(verdict::unavailable, nullptr);
+  }
+
+  void decide(verdict v, std::unique_ptr<peer> p) {
+    if (auto done = std::exchange(req.done, nullptr))
+      done(v, std::move(p));
+  }
+
+  connect_request req;
+  std::shared_ptr<const handler_factory> factory;
+};
+
+using pending_ptr = std::shared_ptr<pending_connect>;
+
 } // namespace
 } // namespace fenix::transport::detail
 
@@ -61,14 +93,14 @@ std::string describe(const std::exception_ptr& ep) {
 
 class connection_actor final : public fenix::actor {
 public:
-  connection_actor(caf::actor_config& cfg, socket_handler_ptr h,
-                   std::shared_ptr<link> l, connect_info info,
+  connection_actor(caf::actor_config& cfg, pending_ptr pending,
                    std::shared_ptr<supervisor_slot> slot)
       : fenix::actor(cfg),
-        handler_(std::move(h)),
-        link_(std::move(l)),
+        link_(std::move(pending->req.out)),
         slot_(std::move(slot)),
-        info_(std::move(info)),
+        info_(std::move(pending->req.info)),
+        number_(pending->req.id),
+        pending_(std::move(pending)),
         ctx_(this) {
     slot_->actor_started();
   }
@@ -84,7 +116,7 @@ public:
         auto msg = mv.move_content_to_message();
         if (handler_ && handler_->on_message(ctx_, msg))
           return caf::message{};
-        FENIX_WARN("transport", "connection " << id()
+        FENIX_WARN("transport", "connection " << number_
                                   << ": unexpected message " << to_string(msg));
         return caf::sec::unexpected_message;
       });
@@ -96,6 +128,10 @@ public:
       [this](caf::scheduled_actor*, std::exception_ptr& ep) -> caf::error {
         return crash(describe(ep));
       });
+    if (!decide()) {
+      quit(); // refused, or nothing to open: no handler ever ran
+      return {};
+    }
     caf::message_handler own{
       [this](text_atom, std::string& text) {
         if (handler_)
@@ -153,7 +189,8 @@ public:
   }
 
   void on_exit() override {
-    if (!closed_) {
+    pending_.reset(); // undecided: the I/O side hears `unavailable` now
+    if (opened_ && !closed_) {
       // Going away with the transport still open: killed by a supervisor,
       // the handler quit, or it threw.
       auto abnormal = crashed_
@@ -179,8 +216,47 @@ public:
   }
 
 private:
+  /// Runs the handler factory and tells the I/O side what it decided;
+  /// true when the connection opens.
+  bool decide() {
+    auto pending = std::move(pending_);
+    socket_handler_ptr h;
+    try {
+      h = (*pending->factory)(params::parse(info_.query), info_);
+    } catch (const std::exception& e) {
+      FENIX_WARN("transport", "handler factory threw: " << e.what()
+                                << "; refusing " << info_.peer_address);
+    } catch (...) {
+      FENIX_WARN("transport", "handler factory threw; refusing "
+                                << info_.peer_address);
+    }
+    // Headers and query were for the factory only (memory per idle
+    // connection).
+    info_.headers.clear();
+    info_.headers.shrink_to_fit();
+    info_.query.clear();
+    info_.query.shrink_to_fit();
+    if (!h) {
+      pending->decide(verdict::refused, nullptr);
+      return false;
+    }
+    if (!link_) {
+      pending->decide(verdict::accepted, nullptr);
+      return false;
+    }
+    handler_ = std::move(h);
+    opened_ = true;
+    // The verdict leaves before on_open runs: what the handler pushes or
+    // closes from now on reaches the I/O side after it, behind the 101.
+    // Inbound frames wait in the mailbox until this turn ends.
+    pending->decide(verdict::accepted, make_peer());
+    return true;
+  }
+
+  std::unique_ptr<peer> make_peer();
+
   caf::error crash(const std::string& what) {
-    FENIX_WARN("transport", "connection " << id() << ": handler threw: "
+    FENIX_WARN("transport", "connection " << number_ << ": handler threw: "
                               << what << "; closing with 1011");
     crashed_ = true;
     if (!closed_)
@@ -225,10 +301,15 @@ private:
   };
 
   socket_handler_ptr handler_;
+  // Null for a connect that is only decided.
   const std::shared_ptr<link> link_;
   std::shared_ptr<supervisor_slot> slot_;
   connect_info info_;
+  uint64_t number_;
+  // Until decided.
+  pending_ptr pending_;
   context ctx_;
+  bool opened_ = false;
   bool closing_ = false;
   bool closed_ = false;
   bool crashed_ = false;
@@ -236,29 +317,8 @@ private:
 
 class peer_impl final : public peer {
 public:
-  peer_impl(caf::actor_system& sys, std::shared_ptr<supervisor_slot> slot,
-            socket_handler_ptr h)
-      : sys_(sys), slot_(std::move(slot)), handler_(std::move(h)) {
+  explicit peer_impl(caf::actor hdl) : actor_(std::move(hdl)) {
     // nop
-  }
-
-  bool start(std::shared_ptr<link> l, connect_info info) override {
-    auto sup = slot_->get();
-    if (!sup)
-      return false;
-    actor_ = sys_.spawn<connection_actor>(std::move(handler_), std::move(l),
-                                          std::move(info), slot_);
-    child_spec spec;
-    spec.id = "connection #" + std::to_string(actor_.id());
-    spec.kind = "connection";
-    spec.restart = restart_type::temporary;
-    spec.ack = start_ack::adopt;
-    spec.shutdown = shutdown_spec::after(std::chrono::milliseconds{5000});
-    spec.start = [hdl = actor_](caf::actor_system&) -> caf::expected<caf::actor> {
-      return hdl;
-    };
-    caf::anon_send(sup, start_atom::value, std::move(spec));
-    return true;
   }
 
   void on_text(std::string msg) override {
@@ -285,46 +345,55 @@ public:
   }
 
 private:
-  caf::actor_system& sys_;
-  std::shared_ptr<supervisor_slot> slot_;
-  socket_handler_ptr handler_;
   caf::actor actor_;
 };
 
+std::unique_ptr<peer> connection_actor::make_peer() {
+  return std::make_unique<peer_impl>(caf::actor_cast<caf::actor>(this));
+}
+
 class gate_impl final : public gate {
 public:
-  gate_impl(caf::actor_system& sys, handler_factory f,
-            std::shared_ptr<supervisor_slot> slot)
-      : sys_(sys), factory_(std::move(f)), slot_(std::move(slot)) {
+  gate_impl(handler_factory f, std::shared_ptr<supervisor_slot> slot)
+      : factory_(std::make_shared<const handler_factory>(std::move(f))),
+        slot_(std::move(slot)) {
     // nop
   }
 
-  std::unique_ptr<peer> connect(const params& ps,
-                                const connect_info& info) override {
-    socket_handler_ptr h;
-    try {
-      h = factory_(ps, info);
-    } catch (const std::exception& e) {
-      FENIX_WARN("transport", "handler factory threw: " << e.what()
-                                << "; refusing " << info.peer_address);
-      return nullptr;
+  void connect(connect_request req) override {
+    auto sup = slot_->get();
+    if (!sup) {
+      req.done(verdict::unavailable, nullptr);
+      return;
     }
-    if (!h)
-      return nullptr;
-    return std::make_unique<peer_impl>(sys_, slot_, std::move(h));
+    child_spec spec;
+    spec.id = "connection #" + std::to_string(req.id);
+    spec.kind = "connection";
+    spec.restart = restart_type::temporary;
+    spec.ack = start_ack::adopt; // start spawns the child: start_ack::spawned
+    spec.shutdown = shutdown_spec::after(std::chrono::milliseconds{5000});
+    // The supervisor spawns the actor, so it owns it from birth. The
+    // start function gives up its reference: the actor holds the connect
+    // alone, and a spec that is dropped unstarted drops it too.
+    spec.start = [pending = std::make_shared<pending_connect>(std::move(req),
+                                                              factory_),
+                  slot = slot_](caf::actor_system& sys) mutable
+      -> caf::expected<caf::actor> {
+      return sys.spawn<connection_actor>(std::move(pending), slot);
+    };
+    caf::anon_send(sup, start_atom::value, std::move(spec));
   }
 
 private:
-  caf::actor_system& sys_;
-  handler_factory factory_;
+  std::shared_ptr<const handler_factory> factory_;
   std::shared_ptr<supervisor_slot> slot_;
 };
 
 } // namespace
 
-std::shared_ptr<gate> make_gate(caf::actor_system& sys, handler_factory f,
+std::shared_ptr<gate> make_gate(handler_factory f,
                                 std::shared_ptr<supervisor_slot> slot) {
-  return std::make_shared<gate_impl>(sys, std::move(f), std::move(slot));
+  return std::make_shared<gate_impl>(std::move(f), std::move(slot));
 }
 
 size_t connection_actor_size() noexcept {

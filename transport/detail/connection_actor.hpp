@@ -68,8 +68,10 @@ private:
   size_t actors_ = 0;
 };
 
-/// The gate of one socket mount: runs the factory, spawns connection actors.
-std::shared_ptr<gate> make_gate(caf::actor_system& sys, handler_factory f,
+/// The gate of one socket mount: each connect becomes a connection actor,
+/// started by the connections supervisor in `slot`, whose first turn runs
+/// the factory `f`.
+std::shared_ptr<gate> make_gate(handler_factory f,
                                 std::shared_ptr<supervisor_slot> slot);
 
 /// sizeof the connection actor (for the memory budget).

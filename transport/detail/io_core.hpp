@@ -105,6 +105,9 @@ public:
 
   uint64_t conn_id() const noexcept { return id_; }
 
+  /// True the first time only: whoever gets true tells the actor to drain.
+  virtual bool take_drain() noexcept = 0;
+
   /// Hands the drain request to the actor (via the connection's strand).
   virtual void request_drain() = 0;
 
@@ -130,6 +133,13 @@ public:
   uint32_t linger_ticks;
   /// HTTP requests read and not yet answered.
   std::atomic<int> http_busy{0};
+  /// The io threads are running down: nothing may be posted any more (a
+  /// handler left in the io_context would keep it alive through its
+  /// connection).
+  std::atomic<bool> down{false};
+  /// The endpoint stopped accepting to drain: a connection whose connect
+  /// is decided from now on drains as soon as it opens.
+  std::atomic<bool> draining{false};
 
   uint64_t next_id() noexcept {
     return next_id_.fetch_add(1, std::memory_order_relaxed);
@@ -165,11 +175,30 @@ struct mount_state {
   std::unordered_map<uint64_t, std::shared_ptr<lp_session>> lp_sessions;
 };
 
-/// Takes over an upgraded socket: writes `handshake` (the 101 response),
-/// feeds `leftover` (bytes read past the HTTP request) and starts the
-/// connection. Registers it with the core and the wheel.
-void start_websocket(tcp::socket sock, std::shared_ptr<mount_state> m,
-                     std::unique_ptr<peer> p, connect_info info,
-                     std::string handshake, std::string leftover);
+/// The I/O side of one WebSocket from its upgrade request on. While the
+/// connect is being decided it is already the link of the connection
+/// actor: frames the handler pushes wait in its queue, a close waits for
+/// the 101.
+class websocket : public link {
+public:
+  virtual uint64_t id() const noexcept = 0;
+
+  /// On the connection's strand, once the connect was accepted: takes over
+  /// the upgraded socket, writes the 101, feeds `leftover` (bytes read past
+  /// the HTTP request) and reads on; registers with the core and the
+  /// wheel. Without a peer (no connection actor could be started) it
+  /// closes with 1013 after the 101.
+  virtual void open(tcp::socket sock, std::unique_ptr<peer> p,
+                    std::string leftover)
+    = 0;
+
+  /// The connect was refused: nothing opens, pushes fail.
+  virtual void discard() = 0;
+};
+
+/// A WebSocket for an upgrade request on `m` whose 101 response is
+/// `handshake`.
+std::shared_ptr<websocket> make_websocket(std::shared_ptr<mount_state> m,
+                                          std::string handshake);
 
 } // namespace fenix::transport::detail

@@ -12,7 +12,6 @@
 #include <future>
 #include <optional>
 #include <thread>
-#include <unordered_set>
 
 #include <sys/socket.h>
 
@@ -25,6 +24,7 @@
 
 #include "actors/heap.hpp"
 #include "actors/log.hpp"
+#include "transport/detail/accept_loop.hpp"
 #include "transport/detail/crypto.hpp"
 #include "transport/detail/io_core.hpp"
 #include "transport/detail/longpoll.hpp"
@@ -164,6 +164,10 @@ private:
   void on_read(const boost::system::error_code& ec);
   void route(request& req);
   void handle_websocket(const std::shared_ptr<mount_state>& m, request& req);
+  void on_websocket_verdict(const std::shared_ptr<mount_state>& m,
+                            const std::shared_ptr<websocket>& ws,
+                            const std::string& problem, verdict v,
+                            std::unique_ptr<peer> p);
   void handle_longpoll(const std::shared_ptr<mount_state>& m, request& req);
   void serve_static(request& req, std::string_view path);
   http_request to_plain(request& req, std::string path, std::string query);
@@ -215,9 +219,7 @@ public:
   explicit io_server_impl(io_config cfg)
       : cfg_(std::move(cfg)),
         core_(std::make_shared<io_core>(cfg_.threads, cfg_.tick,
-                                        cfg_.close_linger)),
-        acceptor_(net::make_strand(core_->ioc)),
-        retry_(acceptor_.get_executor()) {
+                                        cfg_.close_linger)) {
     if (cfg_.secret.empty())
       cfg_.secret = random_bytes(32);
     for (auto& m : cfg_.mounts) {
@@ -246,33 +248,22 @@ public:
 
   // -- io_server ---------------------------------------------------------------------
 
-  std::string bind() override {
-    boost::system::error_code ec;
-    auto addr = net::ip::make_address(cfg_.address, ec);
-    if (ec)
-      return "invalid address " + cfg_.address + ": " + ec.message();
-    tcp::endpoint ep{addr, cfg_.port};
-    acceptor_.open(ep.protocol(), ec);
-    if (ec)
-      return "open: " + ec.message();
-    acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-    if (cfg_.reuse_port) {
-      int one = 1;
-      ::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one,
-                   sizeof(one));
-    }
-    acceptor_.bind(ep, ec);
-    if (ec)
-      return "bind " + cfg_.address + ":" + std::to_string(cfg_.port) + ": "
-             + ec.message();
-    acceptor_.listen(cfg_.backlog, ec);
-    if (ec)
-      return "listen: " + ec.message();
-    port_ = acceptor_.local_endpoint().port();
-    return {};
+  /// The accept loop hands its sockets to this server while it exists.
+  void init_acceptor() {
+    loop_ = std::make_shared<accept_loop>(
+      core_->ioc, cfg_.name,
+      [weak = weak_from_this()](tcp::socket sock, const tcp::endpoint& peer) {
+        if (auto self = weak.lock())
+          std::make_shared<http_session>(std::move(sock), peer, self)->run();
+      });
   }
 
-  uint16_t port() const override { return port_; }
+  std::string bind() override {
+    return loop_->bind(cfg_.address, cfg_.port, cfg_.backlog,
+                       cfg_.reuse_port);
+  }
+
+  uint16_t port() const override { return loop_->port(); }
 
   void run() override {
     if (!threads_.empty())
@@ -325,40 +316,25 @@ public:
     return ran;
   }
 
-  void start_accepting() override {
-    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
-      if (self->stopped_ || self->accepting_)
-        return;
-      self->accepting_ = true;
-      ++self->generation_;
-      self->do_accept();
-    });
+  void start_accepting(std::function<void(const std::string&)> on_failure)
+    override {
+    loop_->start(std::move(on_failure));
   }
 
-  void pause_accepting() override {
-    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
-      self->accepting_ = false;
-      ++self->generation_;
-      boost::system::error_code ignored;
-      self->acceptor_.cancel(ignored);
-      self->retry_.cancel();
-    });
-  }
+  void pause_accepting() override { loop_->pause(); }
 
   void stop_accepting() override {
-    auto done = std::make_shared<std::promise<void>>();
-    auto fut = done->get_future();
-    net::post(acceptor_.get_executor(), [self = shared_from_this(), done] {
-      self->stopped_ = true;
-      self->accepting_ = false;
-      boost::system::error_code ignored;
-      self->acceptor_.close(ignored);
-      self->retry_.cancel();
-      done->set_value();
-    });
+    core_->draining.store(true);
+    auto fut = loop_->stop();
     if (threads_.empty() || core_->ioc.stopped())
       return; // nothing runs the handler; the acceptor closes with us
     fut.wait_for(std::chrono::seconds{5});
+  }
+
+  bool inject_accept_error(int errno_value) override {
+    auto fut = loop_->inject_error(errno_value);
+    return fut.wait_for(std::chrono::seconds{5}) == std::future_status::ready
+           && fut.get();
   }
 
   size_t drain(size_t max) override {
@@ -366,7 +342,7 @@ public:
     for (auto& c : core_->snapshot()) {
       if (n == max)
         break;
-      if (drained_.insert(c->conn_id()).second) {
+      if (c->take_drain()) {
         c->request_drain();
         ++n;
       }
@@ -396,7 +372,7 @@ public:
     while (core_->http_busy.load(std::memory_order_relaxed) > 0
            && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
-    down_.store(true);
+    core_->down.store(true);
     // Run down instead of stopping the io_context: once the acceptor, the
     // wheel, every connection and every HTTP session are closed, run()
     // returns by itself with no handler left inside the io_context (a
@@ -433,7 +409,7 @@ public:
     }
   }
 
-  bool down() const noexcept { return down_.load(); }
+  bool down() const noexcept { return core_->down.load(); }
 
   // -- HTTP session registry (for shutdown) ------------------------------------------------
 
@@ -490,66 +466,13 @@ public:
   size_t body_limit() const noexcept { return body_limit_; }
 
 private:
-  void do_accept() {
-    // One accept is outstanding at a time: accept_peer_ is its output.
-    acceptor_.async_accept(
-      net::make_strand(core_->ioc), accept_peer_,
-      [self = shared_from_this(), gen = generation_](
-        const boost::system::error_code& ec, tcp::socket sock) {
-        self->on_accept(ec, std::move(sock), gen);
-      });
-  }
-
-  void on_accept(const boost::system::error_code& ec, tcp::socket sock,
-                 uint64_t gen) {
-    if (!accepting_ || gen != generation_)
-      return;
-    if (ec) {
-      if (ec == net::error::operation_aborted)
-        return;
-      // E.g. EMFILE: back off briefly instead of spinning; log at most
-      // once a second.
-      auto now = std::chrono::steady_clock::now();
-      if (now - last_accept_warning_ >= std::chrono::seconds{1}) {
-        last_accept_warning_ = now;
-        FENIX_WARN("transport", cfg_.name << ": accept failed: "
-                                          << ec.message() << " (retrying)");
-      }
-      retry_.expires_after(std::chrono::milliseconds{50});
-      retry_.async_wait([self = shared_from_this(),
-                         gen](const boost::system::error_code& e) {
-        if (!e && self->accepting_ && gen == self->generation_)
-          self->do_accept();
-      });
-      return;
-    }
-    boost::system::error_code ignored;
-    sock.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<http_session>(std::move(sock), accept_peer_,
-                                   shared_from_this())
-      ->run();
-    do_accept();
-  }
-
   io_config cfg_;
   std::shared_ptr<io_core> core_;
   std::vector<std::shared_ptr<mount_state>> mounts_;
-  tcp::acceptor acceptor_;
-  tcp::endpoint accept_peer_;
-  net::steady_timer retry_;
+  std::shared_ptr<accept_loop> loop_;
   std::vector<std::thread> threads_;
   std::string static_root_;
   size_t body_limit_ = 1024 * 1024;
-  uint16_t port_ = 0;
-  // Acceptor strand only.
-  bool accepting_ = false;
-  bool stopped_ = false;
-  uint64_t generation_ = 0;
-  std::chrono::steady_clock::time_point last_accept_warning_;
-  // Caller of drain() only (endpoint::stop).
-  std::unordered_set<uint64_t> drained_;
-  // Run-down of the io threads.
-  std::atomic<bool> down_{false};
   // io threads polling before they block (0 or 1).
   std::atomic<int> spinning_{0};
   std::mutex run_mtx_;
@@ -781,17 +704,9 @@ void http_session::handle_websocket(const std::shared_ptr<mount_state>& m,
     respond(503, "too many connections\n");
     return;
   }
-  // 4. connect: the handler factory decides.
-  auto p = m->gate->connect(params::parse(info.query), info);
-  if (!p) {
-    m->connections.fetch_sub(1, std::memory_order_relaxed);
-    ctr.refused.fetch_add(1, std::memory_order_relaxed);
-    keep_alive_ = false;
-    respond(403, "");
-    return;
-  }
-  // 5. Only now is the upgrade itself validated (a refused connect wins
-  // over a malformed upgrade, as in Phoenix).
+  // 4. The upgrade itself is validated now but answered after the connect
+  // decision: a refused connect wins over a malformed upgrade, as in
+  // Phoenix.
   std::string problem;
   auto key = req[http::field::sec_websocket_key];
   auto version = req[http::field::sec_websocket_version];
@@ -812,36 +727,67 @@ void http_session::handle_websocket(const std::shared_ptr<mount_state>& m,
     problem = "'sec-websocket-version' header must equal '13', got \""
               + std::string{sv(version)} + "\"";
   }
-  if (!problem.empty()) {
+  std::shared_ptr<websocket> ws;
+  if (problem.empty()) {
+    std::string hs;
+    hs.reserve(160);
+    hs += "HTTP/1.1 101 Switching Protocols\r\n"
+          "Upgrade: websocket\r\n"
+          "Connection: Upgrade\r\n"
+          "Sec-WebSocket-Accept: ";
+    hs += websocket_accept(sv(key));
+    hs += "\r\n";
+    if (!info.subprotocol.empty()) {
+      hs += "Sec-WebSocket-Protocol: ";
+      hs += info.subprotocol;
+      hs += "\r\n";
+    }
+    hs += "\r\n";
+    ws = make_websocket(m, std::move(hs));
+  }
+  // 5. connect: the handler factory decides in a connection actor, off
+  // this io thread; the verdict comes back to this session's strand.
+  connect_request cr;
+  cr.info = std::move(info);
+  cr.out = ws;
+  cr.id = ws ? ws->id() : srv_->core().next_id();
+  cr.done = [self = shared_from_this(), ex = sock_.get_executor(), m, ws,
+             problem = std::move(problem)](verdict v,
+                                           std::unique_ptr<peer> p) mutable {
+    if (self->srv_down())
+      return; // the io threads ran down: nothing may be posted any more
+    net::post(ex, [self = std::move(self), m = std::move(m), ws = std::move(ws),
+                   problem = std::move(problem), v, p = std::move(p)]() mutable {
+      self->on_websocket_verdict(m, ws, problem, v, std::move(p));
+    });
+  };
+  m->gate->connect(std::move(cr));
+}
+
+void http_session::on_websocket_verdict(const std::shared_ptr<mount_state>& m,
+                                        const std::shared_ptr<websocket>& ws,
+                                        const std::string& problem,
+                                        verdict v, std::unique_ptr<peer> p) {
+  if (v == verdict::refused) {
+    if (ws)
+      ws->discard();
+    m->connections.fetch_sub(1, std::memory_order_relaxed);
+    srv_->core().counters.refused.fetch_add(1, std::memory_order_relaxed);
+    keep_alive_ = false;
+    respond(403, "");
+    return;
+  }
+  if (!ws) {
     m->connections.fetch_sub(1, std::memory_order_relaxed);
     keep_alive_ = false;
     respond(400, problem + "\n");
     return;
   }
-  std::string hs;
-  hs.reserve(160);
-  hs += "HTTP/1.1 101 Switching Protocols\r\n"
-        "Upgrade: websocket\r\n"
-        "Connection: Upgrade\r\n"
-        "Sec-WebSocket-Accept: ";
-  hs += websocket_accept(sv(key));
-  hs += "\r\n";
-  if (!info.subprotocol.empty()) {
-    hs += "Sec-WebSocket-Protocol: ";
-    hs += info.subprotocol;
-    hs += "\r\n";
-  }
-  hs += "\r\n";
+  // The connection counter reserved for this connect now belongs to the
+  // WebSocket.
   auto leftover = beast::buffers_to_string(buf_.data());
-  // The connection keeps a trimmed connect_info (memory per idle client).
-  info.headers.clear();
-  info.headers.shrink_to_fit();
-  info.query.clear();
-  info.query.shrink_to_fit();
-  timer_.cancel();
   set_busy(false);
-  start_websocket(std::move(sock_), m, std::move(p), std::move(info),
-                  std::move(hs), std::move(leftover));
+  ws->open(std::move(sock_), std::move(p), std::move(leftover));
 }
 
 void http_session::handle_longpoll(const std::shared_ptr<mount_state>& m,
@@ -937,7 +883,9 @@ void http_session::send(Message&& msg) {
 } // namespace
 
 std::shared_ptr<io_server> io_server::make(io_config cfg) {
-  return std::make_shared<io_server_impl>(std::move(cfg));
+  auto srv = std::make_shared<io_server_impl>(std::move(cfg));
+  srv->init_acceptor();
+  return srv;
 }
 
 } // namespace fenix::transport::detail

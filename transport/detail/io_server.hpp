@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -56,11 +57,22 @@ public:
   /// Starts the io threads and the timer wheel.
   virtual void run() = 0;
 
-  /// Starts (or restarts) the accept loop; stop_accepting closes the
-  /// acceptor for good (new connects are refused by the kernel).
-  virtual void start_accepting() = 0;
+  /// Starts (or restarts) the accept loop. An accept error that is the
+  /// listener's to handle (see accept_loop) ends the loop and is reported
+  /// once to `on_failure`, on an io thread. pause_accepting keeps the
+  /// listening socket (the kernel queues connects); stop_accepting closes
+  /// it for good (new connects are refused by the kernel), and connects
+  /// still being decided drain as soon as they open.
+  virtual void
+  start_accepting(std::function<void(const std::string&)> on_failure)
+    = 0;
   virtual void pause_accepting() = 0;
   virtual void stop_accepting() = 0;
+
+  /// Fault injection for tests: the accept in flight fails with
+  /// `errno_value`. Waits until that happened; false if no accept was in
+  /// flight.
+  virtual bool inject_accept_error(int errno_value) = 0;
 
   /// Tells up to `max` connections that were not told yet to drain;
   /// returns how many were told.

@@ -86,15 +86,25 @@ public:
 
   const std::string& token() const noexcept { return token_; }
 
-  /// Starts the connection actor and answers the handshake, on the
-  /// session's strand so that a close from the actor cannot overtake it.
-  void begin(std::unique_ptr<peer> p, connect_info info,
-             http_responder respond) {
-    net::post(strand_, [self = shared_from_this(), p = std::move(p),
-                        info = std::move(info),
-                        respond = std::move(respond)]() mutable {
-      self->on_begin(std::move(p), std::move(info), std::move(respond));
-    });
+  /// Asks `m`'s gate to decide the connect; the session begins (or not)
+  /// and answers the handshake on its strand, where a close from the
+  /// actor, posted after the verdict, cannot overtake it.
+  void decide(connect_info info, http_responder respond) {
+    connect_request cr;
+    cr.info = std::move(info);
+    cr.out = shared_from_this();
+    cr.id = conn_id();
+    cr.done = [self = shared_from_this(),
+               respond = std::move(respond)](verdict v,
+                                             std::unique_ptr<peer> p) mutable {
+      if (self->mount_->core->down.load())
+        return; // nothing may be posted once the endpoint ran down
+      net::post(self->strand_, [self, v, p = std::move(p),
+                                respond = std::move(respond)]() mutable {
+        self->on_verdict(v, std::move(p), std::move(respond));
+      });
+    };
+    mount_->gate->connect(std::move(cr));
   }
 
   // -- link: any thread ---------------------------------------------------------
@@ -144,6 +154,10 @@ public:
   }
 
   // -- conn_base ------------------------------------------------------------------
+
+  bool take_drain() noexcept override {
+    return !drain_taken_.exchange(true, std::memory_order_relaxed);
+  }
 
   void request_drain() override {
     net::post(strand_, [self = shared_from_this()] {
@@ -243,14 +257,22 @@ public:
 private:
   io_core& core() noexcept { return *mount_->core; }
 
-  void on_begin(std::unique_ptr<peer> p, connect_info info,
-                http_responder respond) {
+  void on_verdict(verdict v, std::unique_ptr<peer> p, http_responder respond) {
     auto& m = *mount_;
     auto& ctr = core().counters;
-    if (!p->start(shared_from_this(), std::move(info))) {
+    if (v != verdict::accepted) {
       m.connections.fetch_sub(1, std::memory_order_relaxed);
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        closed_ = true; // pushes fail from now on
+      }
       gone_.store(true, std::memory_order_relaxed);
-      respond(status_reply(500));
+      if (v == verdict::refused) {
+        ctr.refused.fetch_add(1, std::memory_order_relaxed);
+        respond(status_reply(403));
+      } else {
+        respond(status_reply(500));
+      }
       return;
     }
     peer_ = std::move(p);
@@ -263,6 +285,8 @@ private:
     ctr.accepted.fetch_add(1, std::memory_order_relaxed);
     core().wheel.add(shared_from_this());
     respond(messages_reply(410, token_, {}));
+    if (core().draining.load() && take_drain())
+      peer_->drain();
   }
 
   void touch() noexcept {
@@ -391,6 +415,7 @@ private:
   std::atomic<bool> polling_{false};
   std::atomic<bool> gone_{false};
   std::atomic<bool> warned_binary_{false};
+  std::atomic<bool> drain_taken_{false};
 
   // Shared with senders.
   std::mutex mtx_;
@@ -422,7 +447,7 @@ std::shared_ptr<lp_session> find_session(mount_state& m,
   return i->second;
 }
 
-/// GET without a live session: run connect and start a new session.
+/// GET without a live session: a new session, once connect accepted it.
 void handshake(const std::shared_ptr<mount_state>& m, const http_request& req,
                http_responder respond) {
   auto& core = *m->core;
@@ -443,20 +468,10 @@ void handshake(const std::shared_ptr<mount_state>& m, const http_request& req,
     respond(status_reply(503));
     return;
   }
-  auto ps = params::parse(req.query);
-  auto p = m->gate->connect(ps, info);
-  if (!p) {
-    m->connections.fetch_sub(1, std::memory_order_relaxed);
-    ctr.refused.fetch_add(1, std::memory_order_relaxed);
-    respond(status_reply(403));
-    return;
-  }
   auto id = core.next_id();
   auto session = std::make_shared<lp_session>(
     id, m, sign_token(m->secret, id, unix_now()));
-  info.headers.clear();
-  info.query.clear();
-  session->begin(std::move(p), std::move(info), std::move(respond));
+  session->decide(std::move(info), std::move(respond));
 }
 
 /// Splits an ndjson body into messages: `[`-lines are text, the others

@@ -18,6 +18,7 @@
 
 #include "actors/actor.hpp"
 #include "actors/log.hpp"
+#include "transport/detail/frames_view.hpp"
 #include "transport/detail/io_core.hpp"
 #include "transport/detail/ws_reader.hpp"
 
@@ -36,111 +37,53 @@ uint8_t* thread_read_buffer() {
   return buf.get();
 }
 
-/// A ConstBufferSequence over queued frames: one `const_buffer` per frame,
-/// pointing at its prebuilt wire bytes. Copying it copies two pointers.
-class frames_view {
-public:
-  class const_iterator {
-  public:
-    using iterator_category = std::bidirectional_iterator_tag;
-    using value_type = net::const_buffer;
-    using difference_type = std::ptrdiff_t;
-    using pointer = const net::const_buffer*;
-    using reference = net::const_buffer;
-
-    const_iterator() noexcept = default;
-    const_iterator(const frame_ptr* p, const frame_ptr* first,
-                   size_t skip) noexcept
-        : p_(p), first_(first), skip_(skip) {
-      // nop
-    }
-
-    net::const_buffer operator*() const noexcept {
-      auto w = (*p_)->wire();
-      if (p_ == first_)
-        w.remove_prefix(skip_);
-      return {w.data(), w.size()};
-    }
-    const_iterator& operator++() noexcept {
-      ++p_;
-      return *this;
-    }
-    const_iterator operator++(int) noexcept {
-      auto tmp = *this;
-      ++p_;
-      return tmp;
-    }
-    const_iterator& operator--() noexcept {
-      --p_;
-      return *this;
-    }
-    const_iterator operator--(int) noexcept {
-      auto tmp = *this;
-      --p_;
-      return tmp;
-    }
-    bool operator==(const const_iterator& x) const noexcept {
-      return p_ == x.p_;
-    }
-    bool operator!=(const const_iterator& x) const noexcept {
-      return p_ != x.p_;
-    }
-
-  private:
-    const frame_ptr* p_ = nullptr;
-    const frame_ptr* first_ = nullptr;
-    size_t skip_ = 0;
-  };
-
-  using value_type = net::const_buffer;
-
-  /// `skip`: bytes of the first frame that already left.
-  frames_view(const std::vector<frame_ptr>& xs, size_t skip) noexcept
-      : first_(xs.data()), last_(xs.data() + xs.size()), skip_(skip) {
-    // nop
-  }
-
-  const_iterator begin() const noexcept {
-    return const_iterator{first_, first_, skip_};
-  }
-  const_iterator end() const noexcept {
-    return const_iterator{last_, first_, skip_};
-  }
-
-private:
-  const frame_ptr* first_;
-  const frame_ptr* last_;
-  size_t skip_;
-};
-
-static_assert(net::is_const_buffer_sequence<frames_view>::value);
-
 class ws_connection final : public conn_base,
-                            public link,
+                            public websocket,
                             public fenix::end_of_turn,
                             public std::enable_shared_from_this<ws_connection> {
 public:
-  ws_connection(tcp::socket sock, std::shared_ptr<mount_state> m, uint64_t id)
+  // The socket is a placeholder until open(): the HTTP session keeps the
+  // real one while the connect is being decided.
+  ws_connection(std::shared_ptr<mount_state> m, uint64_t id,
+                std::string handshake)
       : conn_base(id),
         mount_(std::move(m)),
-        sock_(std::move(sock)),
-        fd_(sock_.native_handle()),
-        reader_(mount_->opts.max_frame_size) {
+        sock_(mount_->core->ioc),
+        reader_(mount_->opts.max_frame_size),
+        handshake_(std::move(handshake)) {
     // nop
   }
 
   // -- starting -------------------------------------------------------------
 
-  void start(std::unique_ptr<peer> p, std::string handshake,
-             std::string leftover) {
+  uint64_t id() const noexcept override {
+    return conn_id();
+  }
+
+  void open(tcp::socket sock, std::unique_ptr<peer> p,
+            std::string leftover) override {
     // Runs on the connection's strand (the HTTP session's handler).
+    auto& core = *mount_->core;
+    sock_ = std::move(sock);
+    // Registered only now: drain and abort post to sock_'s executor from
+    // other threads.
+    core.attach(shared_from_this());
+    core.counters.websockets.fetch_add(1, std::memory_order_relaxed);
+    core.counters.accepted.fetch_add(1, std::memory_order_relaxed);
     // User-level non-blocking mode: read_some after a readiness wait must
     // return would_block when a wake-up was spurious; in blocking mode
     // Asio would poll() and stall this io thread until the client sends.
     boost::system::error_code ignored;
     sock_.non_blocking(true, ignored);
+    bool close_now;
+    {
+      // Other threads use fd_ only once the 101 is written (write_active_).
+      std::lock_guard<std::mutex> guard{mtx_};
+      fd_ = sock_.native_handle();
+      opened_ = true;
+      close_now = close_early_;
+    }
     peer_ = std::move(p);
-    handshake_ = std::move(handshake);
     touch();
     // write_active_ is already set: frames the actor pushes meanwhile wait
     // behind the 101 response.
@@ -149,11 +92,28 @@ public:
                        const boost::system::error_code& ec, size_t) {
                        self->on_handshake_written(ec);
                      });
+    if (!peer_) {
+      record(close_code::try_again_later, "server stopping",
+             closed_by::server);
+      close_now = true;
+    }
+    if (close_now)
+      begin_close(result_.code, result_.reason);
     if (!leftover.empty())
       consume(reinterpret_cast<const uint8_t*>(leftover.data()),
               leftover.size());
-    if (phase_ != phase::closed)
-      do_read();
+    if (phase_ == phase::closed)
+      return;
+    do_read();
+    core.wheel.add(shared_from_this());
+    if (peer_ && phase_ == phase::open && core.draining.load()
+        && take_drain())
+      peer_->drain();
+  }
+
+  void discard() override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    accepting_ = false;
   }
 
   // -- link: called from any thread ------------------------------------------
@@ -216,11 +176,23 @@ public:
       if (!accepting_)
         return;
       accepting_ = false;
+      if (!opened_) {
+        // Before the 101 (a handler that closes in on_open): open() begins
+        // the close right after it. The strand is not running this
+        // connection yet, so its close record is ours to write.
+        record(code, reason, closed_by::server);
+        close_early_ = true;
+        return;
+      }
     }
     post_close(code, reason);
   }
 
   // -- conn_base --------------------------------------------------------------
+
+  bool take_drain() noexcept override {
+    return !drain_taken_.exchange(true, std::memory_order_relaxed);
+  }
 
   void request_drain() override {
     net::post(sock_.get_executor(), [self = shared_from_this()] {
@@ -721,7 +693,7 @@ private:
   tcp::socket sock_;
   // The descriptor, for direct writes from other threads: reading sock_
   // there would race with the strand. Closed only as finish() allows.
-  const int fd_;
+  int fd_ = -1;
 
   // Strand only.
   std::unique_ptr<peer> peer_;
@@ -745,6 +717,10 @@ private:
   std::atomic<uint32_t> last_activity_{0};
   std::atomic<uint32_t> close_deadline_{0};
   std::atomic<bool> done_{false};
+  std::atomic<bool> drain_taken_{false}; // endpoint drain or open()
+  // Guarded by mtx_, placed here to fill the padding before it.
+  bool opened_ = false;      // open() took over the socket
+  bool close_early_ = false; // close() came before open()
 
   // Shared with senders on any thread.
   std::mutex mtx_;
@@ -765,23 +741,11 @@ private:
 
 } // namespace
 
-void start_websocket(tcp::socket sock, std::shared_ptr<mount_state> m,
-                     std::unique_ptr<peer> p, connect_info info,
-                     std::string handshake, std::string leftover) {
-  auto& core = *m->core;
-  auto conn = std::make_shared<ws_connection>(std::move(sock), m,
-                                              core.next_id());
-  core.attach(conn);
-  core.counters.websockets.fetch_add(1, std::memory_order_relaxed);
-  core.counters.accepted.fetch_add(1, std::memory_order_relaxed);
-  // The connection counter was reserved by the caller (max_connections).
-  if (!p->start(conn, std::move(info))) {
-    conn->start(nullptr, std::move(handshake), {});
-    conn->close(close_code::try_again_later, "server stopping");
-    return;
-  }
-  conn->start(std::move(p), std::move(handshake), std::move(leftover));
-  core.wheel.add(conn);
+std::shared_ptr<websocket> make_websocket(std::shared_ptr<mount_state> m,
+                                          std::string handshake) {
+  auto id = m->core->next_id();
+  return std::make_shared<ws_connection>(std::move(m), id,
+                                         std::move(handshake));
 }
 
 size_t websocket_object_size() noexcept {
