@@ -63,12 +63,15 @@ enum class start_ack : uint8_t {
   /// The child answers `(fenix::started_atom)` when it is ready, or fails
   /// the request; used by supervisors, whose start includes their children.
   on_request,
-  /// The child was spawned elsewhere and is already running; the supervisor
-  /// adopts it as started without asking. Meant for actors the I/O layer
-  /// spawns (one per connection), where a probe would cost two messages per
-  /// accepted socket and tell nothing new. A child that already exited is
-  /// reported by its monitor like any other exit.
-  adopt,
+  /// The start function itself spawned the child; it counts as started
+  /// when the start function returns (no handshake message). Meant for
+  /// actors that are ready once spawned, such as one per connection, where
+  /// a probe would cost two messages per accepted socket and tell nothing
+  /// new. A child that already exited is reported by its monitor like any
+  /// other exit.
+  spawned,
+  /// The old name of `spawned` (the child was "adopted" as started).
+  adopt = spawned,
 };
 
 /// Starts a child: spawns it (unlinked; the supervisor links and monitors)

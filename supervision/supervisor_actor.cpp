@@ -218,15 +218,15 @@ void supervisor_actor::exec_start(slot_id slot) {
   auto pid = child.id();
   (*handles_)[pid] = child;
   monitor(child);
-  auto adopted = c->spec.ack == start_ack::adopt;
+  auto spawned = c->spec.ack == start_ack::spawned;
   if (auto node = rt().tree().record(
         child, c->spec.id,
         c->spec.kind.empty() ? fenix::to_string(c->spec.type) : c->spec.kind,
         id())) {
     node->restarts.store(c->restarts, std::memory_order_relaxed);
-    node->set_state(adopted ? actor_state::running : actor_state::starting);
+    node->set_state(spawned ? actor_state::running : actor_state::starting);
   }
-  if (adopted) {
+  if (spawned) {
     core_.started(slot, pid);
     return;
   }
