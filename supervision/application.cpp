@@ -68,9 +68,8 @@ caf::error await_end(caf::actor_system& sys, const caf::actor& app,
 } // namespace
 
 caf::actor application_supervisor(caf::actor_system& sys) {
+  runtime_of(sys); // throws for an actor system that is no fenix::system
   auto rt = runtime_ptr(sys);
-  if (!rt)
-    runtime_of(sys); // throws: not a fenix::system
   return rt->application_root([&sys, weak = std::weak_ptr<runtime>{rt}] {
     supervisor_flags flags;
     flags.name = "application";
