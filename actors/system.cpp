@@ -1,18 +1,24 @@
 #include "actors/system.hpp"
 
+#include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
-
-#include <pthread.h>
-#include <string>
-#include <vector>
-
-#include <caf/config_option.hpp>
-#include <caf/config_option_set.hpp>
-#include <caf/thread_hook.hpp>
 #include <mutex>
 #include <stdexcept>
+#include <string>
+#include <thread>
 #include <unordered_map>
+#include <vector>
+
+#include <pthread.h>
+
+#include <caf/after.hpp>
+#include <caf/config_option.hpp>
+#include <caf/config_option_set.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/system_messages.hpp>
+#include <caf/thread_hook.hpp>
 
 #include "actors/errors.hpp"
 #include "actors/heap.hpp"
@@ -34,6 +40,93 @@ registry() {
     map;
   return map;
 }
+
+class exit_watchdog;
+
+/// What ending the process needs to reach: the thread waiting for a
+/// signal and boot's watchdog. Process-wide, like signals.
+struct exit_control {
+  std::mutex mtx;
+  bool requested = false;
+  std::optional<pthread_t> waiter; // in await_shutdown_signal
+  exit_watchdog* watchdog = nullptr;
+};
+
+exit_control& control() {
+  static exit_control x;
+  return x;
+}
+
+sigset_t shutdown_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+/// Runs while `boot` does: once the process was asked to end, gives `main`
+/// and the teardown `grace`, then ends the process itself. A main that
+/// waits elsewhere than in await_shutdown_signal would otherwise keep a
+/// process running that serves nothing.
+class exit_watchdog {
+public:
+  explicit exit_watchdog(caf::timespan grace) : grace_(grace) {
+    {
+      std::lock_guard<std::mutex> guard{control().mtx};
+      previous_ = control().watchdog;
+      control().watchdog = this;
+    }
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~exit_watchdog() {
+    {
+      std::lock_guard<std::mutex> guard{control().mtx};
+      control().watchdog = previous_;
+    }
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  exit_watchdog(const exit_watchdog&) = delete;
+  exit_watchdog& operator=(const exit_watchdog&) = delete;
+
+  void notify(const exit_request& req) {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (!req_)
+        req_ = req;
+    }
+    cv_.notify_all();
+  }
+
+private:
+  void run() {
+    std::unique_lock<std::mutex> lock{mtx_};
+    cv_.wait(lock, [this] { return done_ || req_; });
+    if (cv_.wait_for(lock, grace_, [this] { return done_; }))
+      return;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(grace_);
+    FENIX_ERROR("system", "the process did not end within "
+                            << ms.count() << " ms of being asked to ("
+                            << req_->reason << "); forcing exit with status "
+                            << req_->status);
+    std::_Exit(req_->status);
+  }
+
+  caf::timespan grace_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::optional<exit_request> req_;
+  exit_watchdog* previous_ = nullptr;
+  std::thread thread_;
+};
 
 } // namespace
 
@@ -59,6 +152,9 @@ config::config() {
     .add(log_level, "log-level",
          "fenix log level: trace|debug|info|warning|error|quiet (default: "
          "$FENIX_LOG, else info)")
+    .add(exit_grace, "exit-grace",
+         "after the application supervisor ended on its own, how long main "
+         "may take to return before the process exits anyway (default 30s)")
     .add(scheduler.policy, "scheduler",
          "how idle workers wait: spin-park (default) or caf (CAF's "
          "work-stealing, tuned by work-stealing.*)")
@@ -102,8 +198,86 @@ system::system(config& cfg)
     log::set_level(lvl);
 }
 
+caf::actor runtime::application_root(const std::function<caf::actor()>& make) {
+  std::lock_guard<std::mutex> making{make_mtx_};
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (root_ended_ || stopping_)
+      return {};
+    if (root_)
+      return root_;
+  }
+  // Outside mtx_: the new root may end, and its exit hook take mtx_, before
+  // make returns.
+  auto root = make();
+  std::lock_guard<std::mutex> guard{mtx_};
+  root_ = root;
+  return root;
+}
+
+caf::actor runtime::application_root() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (root_ended_ || stopping_)
+    return {};
+  return root_;
+}
+
+void runtime::application_ended() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  root_ended_ = true;
+}
+
+bool runtime::stopping() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return stopping_;
+}
+
+caf::actor runtime::begin_stop() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  stopping_ = true;
+  return std::move(root_);
+}
+
+void runtime::request_exit(int status, std::string reason) {
+  exit_request req;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (exit_)
+      return;
+    exit_ = exit_request{status, std::move(reason)};
+    req = *exit_;
+  }
+  auto& ctl = control();
+  std::lock_guard<std::mutex> guard{ctl.mtx};
+  ctl.requested = true;
+  // Aimed at the waiting thread, which blocks the signal: sigwait takes it
+  // there instead of the default action ending the process.
+  if (ctl.waiter)
+    pthread_kill(*ctl.waiter, SIGTERM);
+  if (ctl.watchdog)
+    ctl.watchdog->notify(req);
+}
+
+std::optional<exit_request> runtime::exit_requested() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return exit_;
+}
+
 system::~system() {
-  // sys_ is destroyed first and waits for all actors; guard_ then detaches.
+  // The application root goes first and stops its children in reverse
+  // start order, as OTP stops applications before the node. Then sys_ is
+  // destroyed and waits for every other actor; guard_ then detaches.
+  if (auto root = rt_->begin_stop()) {
+    caf::scoped_actor self{sys_, true};
+    self->monitor(root);
+    self->send_exit(root, shutdown_reason());
+    for (auto down = false; !down;)
+      self->receive([&](caf::down_msg&) { down = true; },
+                    caf::after(std::chrono::seconds{10}) >> [] {
+                      FENIX_WARN("system", "still waiting for the "
+                                           "application supervisor to stop");
+                    });
+  }
 }
 
 namespace {
@@ -147,21 +321,14 @@ int boot(int argc, char** argv, config& cfg,
     return 1;
   }
   log::set_level(lvl);
+  // Outlives sys: the teardown after a request to end is watched too.
+  exit_watchdog watchdog{cfg.exit_grace};
   system sys{cfg};
-  return main(sys);
+  auto rc = main(sys);
+  if (auto req = sys.rt().exit_requested(); req && rc == 0)
+    rc = req->status;
+  return rc;
 }
-
-namespace {
-
-sigset_t shutdown_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  return set;
-}
-
-} // namespace
 
 void block_shutdown_signals() {
   auto set = shutdown_signals();
@@ -170,9 +337,21 @@ void block_shutdown_signals() {
 
 int await_shutdown_signal() {
   auto set = shutdown_signals();
+  // Blocked in this thread in any case, so that request_exit's wake-up
+  // (a SIGTERM aimed at this thread) is taken by sigwait.
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  auto& ctl = control();
+  {
+    std::lock_guard<std::mutex> guard{ctl.mtx};
+    if (ctl.requested)
+      return 0;
+    ctl.waiter = pthread_self();
+  }
   int sig = 0;
   sigwait(&set, &sig);
-  return sig;
+  std::lock_guard<std::mutex> guard{ctl.mtx};
+  ctl.waiter.reset();
+  return ctl.requested ? 0 : sig;
 }
 
 } // namespace fenix

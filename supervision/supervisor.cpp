@@ -12,7 +12,7 @@ namespace fenix {
 caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_flags flags,
                             std::vector<child_spec> children) {
   return detail::spawn_supervisor_actor(sys, std::move(flags),
-                                        std::move(children), false);
+                                        std::move(children));
 }
 
 caf::expected<caf::actor>

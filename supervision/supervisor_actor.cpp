@@ -21,25 +21,39 @@ using stop_group_atom = caf::atom_constant<caf::atom("stopgroup")>;
 caf::actor spawn_supervisor_actor(caf::actor_system& sys,
                                   supervisor_flags flags,
                                   std::vector<child_spec> children,
-                                  bool hidden) {
+                                  supervisor_options opts) {
   auto name = flags.name.empty() ? std::string{"supervisor"} : flags.name;
-  auto sup = hidden ? sys.spawn<supervisor_actor, caf::hidden>(
-                        std::move(flags), std::move(children))
-                    : sys.spawn<supervisor_actor>(std::move(flags),
-                                                  std::move(children));
+  auto sup = opts.hidden ? sys.spawn<supervisor_actor, caf::hidden>(
+                             std::move(flags), std::move(children),
+                             std::move(opts.on_exit))
+                         : sys.spawn<supervisor_actor>(
+                             std::move(flags), std::move(children),
+                             std::move(opts.on_exit));
   runtime_of(sys).tree().place(sup.id(), std::move(name), "supervisor", 0);
   return sup;
 }
 
-supervisor_actor::supervisor_actor(caf::actor_config& cfg,
-                                   supervisor_flags flags,
-                                   std::vector<child_spec> specs)
-    : fenix::actor(cfg), core_(std::move(flags)), specs_(std::move(specs)) {
+supervisor_actor::supervisor_actor(
+  caf::actor_config& cfg, supervisor_flags flags, std::vector<child_spec> specs,
+  std::function<void(const caf::error&)> exit_hook)
+    : fenix::actor(cfg),
+      core_(std::move(flags)),
+      exit_hook_(std::move(exit_hook)),
+      specs_(std::move(specs)) {
   // nop
 }
 
 const char* supervisor_actor::name() const {
   return "fenix.supervisor";
+}
+
+void supervisor_actor::on_exit() {
+  // CAF runs on_exit before it sends DOWN messages, attached functors only
+  // with them (newest first): whoever waits for the DOWN must see what the
+  // hook did.
+  if (exit_hook_)
+    exit_hook_(fail_state());
+  fenix::actor::on_exit();
 }
 
 template <class F>
@@ -218,15 +232,15 @@ void supervisor_actor::exec_start(slot_id slot) {
   auto pid = child.id();
   (*handles_)[pid] = child;
   monitor(child);
-  auto adopted = c->spec.ack == start_ack::adopt;
+  auto spawned = c->spec.ack == start_ack::spawned;
   if (auto node = rt().tree().record(
         child, c->spec.id,
         c->spec.kind.empty() ? fenix::to_string(c->spec.type) : c->spec.kind,
         id())) {
     node->restarts.store(c->restarts, std::memory_order_relaxed);
-    node->set_state(adopted ? actor_state::running : actor_state::starting);
+    node->set_state(spawned ? actor_state::running : actor_state::starting);
   }
-  if (adopted) {
+  if (spawned) {
     core_.started(slot, pid);
     return;
   }
@@ -358,10 +372,10 @@ void supervisor_actor::run_plan(supervisor_core::plan plan,
                                 const std::string& cause) {
   update_restart_details();
   if (plan.give_up) {
-    FENIX_ERROR("supervisor", display_name()
-                                << ": reached_max_restart_intensity after "
-                                << cause << "; shutting down");
-    shutdown(shutdown_reason("reached_max_restart_intensity"));
+    FENIX_ERROR("supervisor", display_name() << ": " << gave_up_detail
+                                             << " after " << cause
+                                             << "; shutting down");
+    shutdown(shutdown_reason(gave_up_detail));
     return;
   }
   if (plan.auto_shutdown) {

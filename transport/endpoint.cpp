@@ -14,6 +14,7 @@
 #include "actors/errors.hpp"
 #include "actors/log.hpp"
 #include "actors/system.hpp"
+#include "supervision/application.hpp"
 #include "supervision/supervisor.hpp"
 #include "transport/detail/connection_actor.hpp"
 #include "transport/detail/io_server.hpp"
@@ -169,7 +170,8 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg) {
   auto children = st->cfg.children;
   children.push_back(
     supervisor_spec(server_flags.name, server_flags, {conns, listener}));
-  auto sup = start_supervisor(sys, ep_flags, std::move(children));
+  auto sup = start_in_application(
+    sys, supervisor_spec(ep_flags.name, ep_flags, std::move(children)));
   if (!sup) {
     st->io->stop_accepting();
     st->io->shutdown();
@@ -252,18 +254,10 @@ void endpoint::stop() {
   }
   // 3. Stop the subtree; connection actors still running are shut down by
   //    their supervisor (their WebSockets close with 1001).
-  {
-    caf::scoped_actor self{st_->sys, true};
-    self->monitor(st_->sup);
-    self->send_exit(st_->sup, shutdown_reason());
-    self->receive(
-      [&](caf::down_msg&) {
-        // nop
-      },
-      caf::after(cfg.drain_timeout + std::chrono::seconds{5}) >> [&] {
-        FENIX_WARN("transport", cfg.name << ": supervisor did not stop in time");
-      });
-  }
+  auto stop_timeout = cfg.drain_timeout + std::chrono::seconds{5};
+  if (auto err = stop_in_application(st_->sys, cfg.name, stop_timeout))
+    FENIX_WARN("transport", cfg.name << ": supervisor did not stop: "
+                                     << st_->sys.render(err));
   st_->slot->set(caf::actor{});
   // 4. Whatever is left goes now; then the io threads stop.
   io.abort_all();

@@ -26,13 +26,25 @@
 
 namespace fenix::detail {
 
-/// Spawns a supervisor actor. A `hidden` one is left out of CAF's count of
-/// running actors, so that the actor system's destructor does not wait for
-/// it: the application root, which fenix::system stops itself.
+/// The term of a supervisor's `shutdown` exit reason when it gave up: OTP
+/// exits with plain `shutdown` (so a transient parent does not restart it);
+/// the term says why.
+inline constexpr char gave_up_detail[] = "reached_max_restart_intensity";
+
+/// What only the application root needs.
+struct supervisor_options {
+  /// Left out of CAF's count of running actors, so that the actor system's
+  /// destructor does not wait for it (fenix::system stops it itself).
+  bool hidden = false;
+  /// Runs with the exit reason as the supervisor ends, before anyone who
+  /// monitors it hears of it.
+  std::function<void(const caf::error&)> on_exit;
+};
+
 caf::actor spawn_supervisor_actor(caf::actor_system& sys,
                                   supervisor_flags flags,
                                   std::vector<child_spec> children,
-                                  bool hidden);
+                                  supervisor_options opts = {});
 
 /// Executes supervisor_core's plans. OTP runs a restart synchronously inside
 /// one callback; CAF actors must not block, so every operation (a restart,
@@ -46,11 +58,14 @@ public:
   using pid_type = supervisor_core::pid_type;
 
   supervisor_actor(caf::actor_config& cfg, supervisor_flags flags,
-                   std::vector<child_spec> specs);
+                   std::vector<child_spec> specs,
+                   std::function<void(const caf::error&)> exit_hook);
 
   const char* name() const override;
 
   caf::behavior make_behavior() override;
+
+  void on_exit() override;
 
 private:
   // -- job engine --------------------------------------------------------------
@@ -173,6 +188,7 @@ private:
   };
 
   supervisor_core core_;
+  std::function<void(const caf::error&)> exit_hook_;
   uint64_t shown_restarts_ = 0; // child_restarts as the tree shows it
   std::vector<child_spec> specs_;
   std::shared_ptr<std::unordered_map<pid_type, caf::actor>> handles_

@@ -313,50 +313,58 @@ BOOST_AUTO_TEST_CASE(dynamic_supervisor_starts_children_at_run_time) {
   stop(sup);
 }
 
-BOOST_AUTO_TEST_CASE(adopted_children_count_as_started_without_a_probe) {
+BOOST_AUTO_TEST_CASE(spawned_children_count_as_started_without_a_probe) {
+  static_assert(start_ack::adopt == start_ack::spawned);
   auto f = flags(strategy::one_for_one);
   f.dynamic = true;
   auto sup = start(f, {});
   supervisor_ref ref{sys, sup};
-  auto adopt = [&](const caf::actor& running) {
-    auto spec = worker("adopted #" + std::to_string(running.id()),
-                       [running](caf::actor_system&)
-                         -> caf::expected<caf::actor> { return running; },
-                       restart_type::temporary);
-    spec.ack = start_ack::adopt;
+  auto spec_of = [&](std::string id, start_fn fn) {
+    auto spec = worker(std::move(id), std::move(fn), restart_type::temporary);
+    spec.ack = start_ack::spawned;
     return spec;
   };
   // A worker that never processes a message (it blocks on a receive that
-  // only its release unblocks) would never answer a probe: adoption must
+  // only its release unblocks) would never answer a probe: the start must
   // not wait for it.
   // (The unused int: CAF 0.17 dereferences a null tuple pointer for a
   // function actor without arguments, which UBSan reports.)
-  auto blocked = sys.sys().spawn(
-    [](caf::blocking_actor* me, int) { me->receive([](stop_atom) {}); }, 0);
-  auto res = ref.start_child(adopt(blocked));
+  auto blocked = std::make_shared<caf::actor>();
+  auto res = ref.start_child(
+    spec_of("blocked", [blocked](caf::actor_system& s)
+                         -> caf::expected<caf::actor> {
+      *blocked = s.spawn(
+        [](caf::blocking_actor* me, int) { me->receive([](stop_atom) {}); },
+        0);
+      return *blocked;
+    }));
   BOOST_REQUIRE(res);
-  BOOST_TEST(*res == blocked);
+  BOOST_REQUIRE(*blocked);
+  BOOST_TEST(*res == *blocked);
   auto rows = ref.which_children();
   BOOST_REQUIRE(rows);
   BOOST_REQUIRE(rows->size() == 1u);
-  BOOST_TEST(rows->front().child == blocked);
+  BOOST_TEST(rows->front().child == *blocked);
   BOOST_TEST(rows->front().status == "running");
-  auto node = sys.tree().find(blocked.id());
+  auto node = sys.tree().find(blocked->id());
   BOOST_REQUIRE(node);
   BOOST_TEST(to_string(node->get_state()) == std::string{"running"});
   BOOST_TEST(node->parent == sup.id());
   // Its exit is noticed through the monitor like any child's.
-  self->send(blocked, stop_atom::value);
-  await_down(blocked);
+  self->send(*blocked, stop_atom::value);
+  await_down(*blocked);
   BOOST_TEST(eventually([&] { return ref.count_children()->specs == 0; }));
-  // An actor that is gone by the time the supervisor adopts it is dropped.
+  // An actor that is gone by the time the supervisor takes it is dropped.
   caf::actor observer = self;
   auto gone = spawn_fn(sys.sys(), test_worker, observer, std::string{"g"},
                        worker_opts{});
   next_hello();
   self->send(gone, stop_atom::value);
   await_down(gone);
-  BOOST_REQUIRE(ref.start_child(adopt(gone)));
+  BOOST_REQUIRE(ref.start_child(spec_of(
+    "gone", [gone](caf::actor_system&) -> caf::expected<caf::actor> {
+      return gone;
+    })));
   BOOST_TEST(eventually([&] { return ref.count_children()->specs == 0; }));
   stop(sup);
 }

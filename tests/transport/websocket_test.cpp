@@ -395,9 +395,10 @@ BOOST_AUTO_TEST_CASE(connection_actors_live_in_the_tree) {
   start();
   auto connections_node = [&]() -> std::optional<fenix::actor_info> {
     for (auto& root : sys->tree().snapshot())
-      if (root.name == "endpoint")
-        if (auto x = root.find(std::string{"connections"}))
-          return *x;
+      if (root.name == "application")
+        if (auto ep = root.find(std::string{"endpoint"}))
+          if (auto x = ep->find(std::string{"connections"}))
+            return *x;
     return std::nullopt;
   };
   BOOST_REQUIRE(connections_node());
@@ -421,12 +422,16 @@ BOOST_AUTO_TEST_CASE(connection_actors_live_in_the_tree) {
     BOOST_TEST(child.details.at("transport").as_string() == "websocket");
     BOOST_TEST(child.details.contains("peer"));
   }
-  // The path from the root: endpoint -> server -> connections + listener.
-  for (auto& root : sys->tree().snapshot()) {
-    if (root.name != "endpoint")
-      continue;
+  // The path from the root: application -> endpoint -> server ->
+  // connections + listener.
+  auto roots = sys->tree().snapshot();
+  BOOST_REQUIRE_EQUAL(roots.size(), 1u);
+  for (auto& root : roots) {
+    BOOST_TEST(root.name == "application");
     BOOST_REQUIRE_EQUAL(root.children.size(), 1u);
-    auto& server = root.children[0];
+    BOOST_TEST(root.children[0].name == "endpoint");
+    BOOST_REQUIRE_EQUAL(root.children[0].children.size(), 1u);
+    auto& server = root.children[0].children[0];
     BOOST_TEST(server.name.rfind("server http://127.0.0.1:", 0) == 0);
     BOOST_REQUIRE_EQUAL(server.children.size(), 2u);
     BOOST_TEST(server.children[0].name == "connections");
