@@ -158,6 +158,9 @@ config::config() {
     .add(scheduler.policy, "scheduler",
          "how idle workers wait: spin-park (default) or caf (CAF's "
          "work-stealing, tuned by work-stealing.*)")
+    .add(blocking_threads, "blocking-threads",
+         "threads for user code that may block, such as a user socket's "
+         "connect (default 4)")
     .add(scheduler.spin_us, "scheduler-spin-us",
          "spin-park: microseconds the searching worker spins before it "
          "blocks (default 50)");
@@ -196,6 +199,7 @@ system::system(config& cfg)
   log::level lvl;
   if (!cfg.log_level.empty() && log::parse_level(cfg.log_level, lvl))
     log::set_level(lvl);
+  rt_->blocking().threads(cfg.blocking_threads);
 }
 
 caf::actor runtime::application_root(const std::function<caf::actor()>& make) {
@@ -278,6 +282,9 @@ system::~system() {
                                            "application supervisor to stop");
                     });
   }
+  // Blocking jobs hold actor handles and send to them: they finish while
+  // the actor system still runs.
+  rt_->blocking().shutdown();
 }
 
 namespace {

@@ -12,6 +12,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/timespan.hpp>
 
+#include "actors/blocking_pool.hpp"
 #include "actors/names.hpp"
 #include "actors/scheduler.hpp"
 #include "actors/tree.hpp"
@@ -30,6 +31,9 @@ public:
 
   /// Log level of fenix's own logger (trace|debug|info|warning|error|quiet).
   std::string log_level;
+
+  /// Threads of the runtime's blocking pool (`fenix.blocking-threads`).
+  size_t blocking_threads = 4;
 
   /// How CAF's workers wait for work (`fenix.scheduler*`).
   scheduler_options scheduler;
@@ -58,6 +62,8 @@ class runtime {
 public:
   actor_tree& tree() noexcept { return tree_; }
   name_registry& names() noexcept { return names_; }
+  /// Threads for user code that may block (`fenix.blocking-threads`).
+  blocking_pool& blocking() noexcept { return blocking_; }
 
   // -- the application root ----------------------------------------------------
 
@@ -95,6 +101,7 @@ private:
 
   actor_tree tree_;
   name_registry names_;
+  blocking_pool blocking_;
   mutable std::mutex mtx_;
   std::mutex make_mtx_; // held while `make` runs, not while others read
   caf::actor root_;

@@ -64,10 +64,10 @@ public:
   virtual ~user_socket();
 
   /// Accept (with the socket's assigns) or refuse (nullopt -> HTTP 403).
-  /// Runs in the new connection's actor before the upgrade is answered,
-  /// on a CAF worker, never on an I/O thread: a slow check delays only
-  /// this client (and holds that worker meanwhile). Connects run
-  /// concurrently: keep it thread-safe.
+  /// Runs for the new connection before the upgrade is answered, on the
+  /// runtime's blocking pool (`fenix.blocking-threads`), never on an I/O
+  /// thread or a CAF worker: a slow check (a database) delays only this
+  /// client. Connects run concurrently: keep it thread-safe.
   virtual std::optional<boost::json::object>
   connect(const transport::params& params,
           const transport::connect_info& info) = 0;

@@ -124,10 +124,10 @@ using socket_handler_ptr = std::unique_ptr<socket_handler>;
 /// Decides a connect attempt (Phoenix's `connect/3`) and creates the
 /// connection's handler, or returns nullptr to refuse (HTTP 403 without
 /// upgrade; long-poll `{"status":403}`); an exception refuses too. Runs
-/// before the upgrade in the new connection actor, on a CAF worker, never
-/// on an I/O thread: a slow decision (an authentication) delays only its
-/// own connect, but it holds that worker for as long as it takes. Runs
-/// for several connects at once on different workers: be thread-safe.
+/// before the upgrade, for the new connection actor, on the runtime's
+/// blocking pool: never on an I/O thread or a CAF worker, so a slow
+/// decision (an authentication) delays only its own connect. Runs for
+/// several connects at once: be thread-safe.
 using handler_factory =
   std::function<socket_handler_ptr(const params&, const connect_info&)>;
 

@@ -246,9 +246,11 @@ struct endpoint_fixture {
 
   /// The tree's record of the server supervisor's child `name`.
   std::optional<fenix::actor_info> server_child(const std::string& name) {
+    // application -> endpoint -> server -> connections + listener
     for (auto& root : sys->tree().snapshot())
-      if (root.name == "endpoint" && root.children.size() == 1)
-        for (auto& child : root.children[0].children)
+      if (auto ep = root.name == "endpoint" ? &root : root.find("endpoint");
+          ep && ep->children.size() == 1)
+        for (auto& child : ep->children[0].children)
           if (child.name == name)
             return child;
     return std::nullopt;

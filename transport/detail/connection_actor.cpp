@@ -37,6 +37,14 @@ using closed_atom = caf::atom_constant<caf::atom("fx_closed")>;
 using drain_atom = caf::atom_constant<caf::atom("fx_drain")>;
 using batch_atom = caf::atom_constant<caf::atom("fx_batch")>;
 
+using decided_atom = caf::atom_constant<caf::atom("fx_decided")>;
+
+/// What the handler factory made of a connect, on its way from the
+/// blocking pool to the connection actor (null: refused).
+struct decision {
+  std::shared_ptr<socket_handler_ptr> handler;
+};
+
 /// A long-poll POST on its way to the actor.
 struct batch {
   std::vector<inbound_message> msgs;
@@ -76,6 +84,7 @@ using pending_ptr = std::shared_ptr<pending_connect>;
 } // namespace fenix::transport::detail
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fenix::transport::detail::batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fenix::transport::detail::decision)
 
 namespace fenix::transport::detail {
 
@@ -128,10 +137,23 @@ public:
       [this](caf::scheduled_actor*, std::exception_ptr& ep) -> caf::error {
         return crash(describe(ep));
       });
-    if (!decide()) {
-      quit(); // refused, or nothing to open: no handler ever ran
-      return {};
-    }
+    // The handler factory (a user socket's connect: authentication) may
+    // block; it runs on the runtime's blocking pool, not on a CAF worker,
+    // and the verdict comes back as a message. Nothing else can arrive
+    // meanwhile: the client hears 101 only after it.
+    run_factory();
+    return {
+      [this](decided_atom, decision& d) {
+        if (!decide(d.handler ? std::move(*d.handler) : nullptr)) {
+          quit(); // refused, or nothing to open: no handler ever ran
+          return;
+        }
+        become(opened_behavior());
+      },
+    };
+  }
+
+  caf::behavior opened_behavior() {
     caf::message_handler own{
       [this](text_atom, std::string& text) {
         if (handler_)
@@ -216,20 +238,36 @@ public:
   }
 
 private:
-  /// Runs the handler factory and tells the I/O side what it decided;
-  /// true when the connection opens.
-  bool decide() {
+  /// Hands the connect to the blocking pool, which runs the handler
+  /// factory and sends the verdict back.
+  void run_factory() {
+    auto factory = pending_->factory;
+    auto self = caf::actor_cast<caf::actor>(this);
+    auto job = [self, factory, ps = params::parse(info_.query),
+                info = info_]() mutable {
+      socket_handler_ptr h;
+      try {
+        h = (*factory)(ps, info);
+      } catch (const std::exception& e) {
+        FENIX_WARN("transport", "handler factory threw: " << e.what()
+                                  << "; refusing " << info.peer_address);
+      } catch (...) {
+        FENIX_WARN("transport", "handler factory threw; refusing "
+                                  << info.peer_address);
+      }
+      caf::anon_send(self, decided_atom::value,
+                     decision{h ? std::make_shared<socket_handler_ptr>(
+                                std::move(h))
+                                : nullptr});
+    };
+    if (!rt().blocking().post(std::move(job)))
+      send(this, decided_atom::value, decision{}); // stopping: refuse
+  }
+
+  /// Tells the I/O side what the factory decided; true when the
+  /// connection opens.
+  bool decide(socket_handler_ptr h) {
     auto pending = std::move(pending_);
-    socket_handler_ptr h;
-    try {
-      h = (*pending->factory)(params::parse(info_.query), info_);
-    } catch (const std::exception& e) {
-      FENIX_WARN("transport", "handler factory threw: " << e.what()
-                                << "; refusing " << info_.peer_address);
-    } catch (...) {
-      FENIX_WARN("transport", "handler factory threw; refusing "
-                                << info_.peer_address);
-    }
     // Headers and query were for the factory only (memory per idle
     // connection).
     info_.headers.clear();
