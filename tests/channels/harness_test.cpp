@@ -350,3 +350,76 @@ BOOST_AUTO_TEST_CASE(patterns_match_like_elixir_map_patterns) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// -- the example of docs/channels.md ("Testing a channel") -----------------------
+
+namespace {
+
+using after_join_atom = caf::atom_constant<caf::atom("afterjoin")>;
+
+class counter_channel : public channel {
+public:
+  join_result join(const std::string& topic, const json::value& params,
+                   socket& s) override {
+    if (payload_field(params, "user").empty())
+      return join_result::error({{"reason", "user required"}});
+    s.assigns()["user"] = payload_field(params, "user");
+    s.self()->send(s.self(), after_join_atom::value);
+    return join_result::ok({{"topic", topic}});
+  }
+
+  in_result handle_in(const std::string& event, const payload& p,
+                      socket& s) override {
+    if (event == "incr")
+      return in_result::ok(json::object{{"n", ++n_}});
+    if (event == "shout") {
+      s.broadcast("shout", p);
+      return in_result::noreply();
+    }
+    return channel::handle_in(event, p, s); // crash: phx_error
+  }
+
+  caf::message_handler handle_info(socket& s) override {
+    return {[&s](after_join_atom) {
+      s.push("welcome", json::object{{"user", s.assign_string("user")}});
+    }};
+  }
+
+  caf::message_handler handle_call(socket&) override {
+    return {[this](caf::get_atom) { return n_; }};
+  }
+
+private:
+  int n_ = 0;
+};
+
+struct counter_socket : user_socket {
+  counter_socket() { channel<counter_channel>("counter:*"); }
+  std::optional<json::object> connect(const transport::params&,
+                                      const transport::connect_info&) override {
+    return json::object{};
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(docs_example_counter_channel) {
+  testing::channel_test t{std::make_shared<counter_socket>()};
+  auto s = t.connect();
+  auto refused = t.join(s, "counter:a");
+  BOOST_TEST(refused.status == "error");
+  BOOST_TEST(refused.value() == (json::object{{"reason", "user required"}}));
+
+  BOOST_TEST(t.subscribe_and_join(s, "counter:a", {{"user", "ada"}}).ok());
+  t.assert_push("welcome", json::object{{"user", "ada"}});
+
+  auto ref = t.push(s, "counter:a", "incr");
+  t.assert_reply(ref, "ok", json::object{{"n", 1}});
+  BOOST_TEST(t.call<int>(s, "counter:a", caf::get_atom::value) == 1);
+
+  t.push(s, "counter:a", "shout", {{"hi", true}});
+  t.assert_broadcast("counter:a", "shout", json::object{{"hi", true}});
+  t.assert_push("shout", json::object{{"hi", true}});
+
+  t.push(s, "counter:a", "nope");
+  t.assert_push("phx_error", json::object{{"reason", "channel_crash"}});
+}
