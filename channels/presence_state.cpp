@@ -50,7 +50,8 @@ std::optional<presence_changes> presence_state::track(std::string_view topic,
     return std::nullopt;
   meta["phx_ref"] = refs_.next();
   auto clock = ++replicas_[0].context;
-  auto loc = insert(0, clock, topic, owner, key, std::move(meta));
+  auto loc = insert(0, clock, topic, owner, key,
+                    std::make_shared<const json::object>(std::move(meta)));
   presence_changes out;
   out.joins.push_back(to_element(loc));
   return out;
@@ -80,7 +81,8 @@ std::optional<presence_changes> presence_state::update(std::string_view topic,
   meta["phx_ref"] = refs_.next();
   meta["phx_ref_prev"] = jsv(out.leaves.back().phx_ref());
   auto clock = ++replicas_[0].context;
-  auto loc = insert(0, clock, topic, owner, key, std::move(meta));
+  auto loc = insert(0, clock, topic, owner, key,
+                    std::make_shared<const json::object>(std::move(meta)));
   out.joins.push_back(to_element(loc));
   return out;
 }
@@ -101,6 +103,18 @@ presence_changes presence_state::leave_owner(uint64_t owner) {
   if (!out.leaves.empty())
     ++replicas_[0].context;
   return out;
+}
+
+bool presence_state::restore(std::string_view topic, uint64_t owner,
+                             std::string_view key,
+                             std::shared_ptr<const json::object> meta) {
+  if (!meta || find_local(topic, owner, key) != by_dot_.end())
+    return false;
+  // A new dot of this replica: peers learn of it like of any add, while
+  // the meta (and its phx_ref) stays what clients already hold.
+  auto clock = ++replicas_[0].context;
+  insert(0, clock, topic, owner, key, std::move(meta));
+  return true;
 }
 
 // -- presence_state: queries --------------------------------------------------
@@ -129,7 +143,7 @@ json::object presence_state::list(std::string_view topic) const {
                    .first->value()
                    .get_array();
     }
-    metas->emplace_back(e.meta);
+    metas->emplace_back(*e.meta);
   }
   return out;
 }
@@ -143,19 +157,20 @@ presence_state::get_by_key(std::string_view topic, std::string_view key) const {
   for (auto i = t->second.lower_bound(elem_probe{key, 0, 0});
        i != t->second.end() && i->first.key == key; ++i)
     if (replicas_[i->first.replica].up)
-      metas.emplace_back(i->second.meta);
+      metas.emplace_back(*i->second.meta);
   if (metas.empty())
     return std::nullopt;
   return json::object{{"metas", std::move(metas)}};
 }
 
-const json::object* presence_state::get(std::string_view topic, uint64_t owner,
-                                        std::string_view key) const {
+std::shared_ptr<const json::object>
+presence_state::get(std::string_view topic, uint64_t owner,
+                    std::string_view key) const {
   auto t = topics_.find(topic);
   if (t == topics_.end())
     return nullptr;
   auto i = t->second.find(elem_probe{key, 0, owner});
-  return i == t->second.end() ? nullptr : &i->second.meta;
+  return i == t->second.end() ? nullptr : i->second.meta;
 }
 
 // -- presence_state: replication ----------------------------------------------
@@ -431,15 +446,14 @@ void presence_state::see(replica_index r, uint64_t first, uint64_t last) {
 
 presence_element presence_state::to_element(const location& loc) const {
   const auto& [k, e] = *loc.elem;
-  return presence_element{loc.topic->first, k.owner, k.key, e.meta,
+  return presence_element{loc.topic->first, k.owner, k.key, *e.meta,
                           dot{replicas_[k.replica].id, e.clock}};
 }
 
-presence_state::location presence_state::insert(replica_index r, uint64_t clock,
-                                                std::string_view topic,
-                                                uint64_t owner,
-                                                std::string_view key,
-                                                json::object meta) {
+presence_state::location
+presence_state::insert(replica_index r, uint64_t clock, std::string_view topic,
+                       uint64_t owner, std::string_view key,
+                       std::shared_ptr<const json::object> meta) {
   auto t = topics_.find(topic);
   if (t == topics_.end())
     t = topics_.emplace(std::string{topic}, topic_map{}).first;
@@ -457,7 +471,7 @@ presence_state::location presence_state::insert(replica_index r, uint64_t clock,
 presence_element presence_state::erase(dot_map::iterator pos) {
   auto loc = pos->second;
   auto& [k, e] = *loc.elem;
-  presence_element out{loc.topic->first, k.owner, k.key, std::move(e.meta),
+  presence_element out{loc.topic->first, k.owner, k.key, *e.meta,
                        dot{replicas_[k.replica].id, e.clock}};
   if (k.replica == 0) {
     auto o = by_owner_.find(k.owner);
@@ -501,7 +515,8 @@ void presence_state::add_remote(const presence_element& v,
         out.leaves.push_back(std::move(e));
     }
   }
-  auto loc = insert(r, v.tag.clock, v.topic, v.owner, v.key, v.meta);
+  auto loc = insert(r, v.tag.clock, v.topic, v.owner, v.key,
+                    std::make_shared<const json::object>(v.meta));
   if (replicas_[r].up)
     out.joins.push_back(to_element(loc));
 }
