@@ -271,6 +271,8 @@ void ask_list(caf::event_based_actor* self, std::shared_ptr<presence::state> st,
 }
 
 void submit(presence::state& st, detail::tracker_op op) {
+  if (!op.owner)
+    return; // nobody to track, and nobody whose end would untrack it
   auto index = st.shards.index_of(op.topic);
   if (st.memory[index]->inbox.push(std::move(op)))
     // Restarting: the successor takes the inbox when it starts.
