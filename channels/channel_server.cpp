@@ -420,8 +420,10 @@ private:
     init_->pubsub.subscribe(topic, caf::actor_cast<caf::actor>(this));
   }
 
-  /// A shard died with our subscriptions on it: ask to hear from its
-  /// successor for every topic of ours it served.
+  /// A shard died with our subscriptions on it: subscribe with its
+  /// successor for every topic of ours it served, now if it already runs
+  /// (a shard_up sent to ourselves would queue behind messages that expect
+  /// the subscription), else once it announces itself.
   void shard_down(caf::actor_id dead) {
     FENIX_INFO("channel", init_->topic << ": pubsub shard #" << dead
                                        << " went down; resubscribing");
@@ -432,7 +434,8 @@ private:
       if (std::find(asked.begin(), asked.end(), index) != asked.end())
         return;
       asked.push_back(index);
-      init_->pubsub.await_shard(topic, dead, self);
+      if (init_->pubsub.await_shard(topic, dead, self))
+        resubscribe(index);
     };
     ask(init_->topic);
     for (auto& t : extra_)

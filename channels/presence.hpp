@@ -26,6 +26,14 @@ namespace fenix::channels {
 ///
 /// All calls are asynchronous and thread-safe; the tracker monitors each
 /// tracking actor and untracks it when it ends.
+///
+/// A tracker shard that crashes or is killed is restarted by its
+/// supervisor and carries on: what it had published comes back with the
+/// same metas and phx_refs (clients see no change for live owners), owners
+/// that ended meanwhile leave with a presence_diff, and operations queued
+/// for it are applied by its successor. A `list` that meets the restart is
+/// answered by the successor. docs/channels.md, "Restarts and what survives
+/// them", says what is lost.
 class presence {
 public:
   struct state;
@@ -64,8 +72,6 @@ private:
   explicit presence(std::shared_ptr<state> st) : state_(std::move(st)) {
     // nop
   }
-
-  caf::actor shard_for(const std::string& topic) const;
 
   std::shared_ptr<state> state_;
 };

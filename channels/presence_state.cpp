@@ -1,3 +1,5 @@
+// The presence set of one replica: local operations, queries, and the
+// causal bookkeeping of replication (see presence_state.hpp).
 #include "channels/presence_state.hpp"
 
 #include <boost/json/array.hpp>
@@ -5,7 +7,6 @@
 #include <boost/json/string.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <set>
 
 namespace fenix::channels {
@@ -18,105 +19,7 @@ json::string_view jsv(std::string_view s) noexcept {
   return {s.data(), s.size()};
 }
 
-/// Appends `meta` to `side[key]["metas"]`.
-void add_meta(json::object& side, std::string_view key,
-              const json::object& meta) {
-  auto& slot = side[jsv(key)];
-  if (!slot.is_object())
-    slot = json::object{{"metas", json::array{}}};
-  slot.get_object()["metas"].get_array().emplace_back(meta);
-}
-
 } // namespace
-
-// -- presence_element ---------------------------------------------------------
-
-std::string_view presence_element::phx_ref() const noexcept {
-  if (auto* v = meta.if_contains("phx_ref"); v && v->is_string())
-    return {v->get_string().data(), v->get_string().size()};
-  return {};
-}
-
-// -- diffs --------------------------------------------------------------------
-
-json::object make_diff(const presence_changes& changes,
-                       std::string_view topic) {
-  json::object joins;
-  json::object leaves;
-  for (const auto& e : changes.joins)
-    if (e.topic == topic)
-      add_meta(joins, e.key, e.meta);
-  for (const auto& e : changes.leaves)
-    if (e.topic == topic)
-      add_meta(leaves, e.key, e.meta);
-  json::object diff;
-  diff.emplace("joins", std::move(joins));
-  diff.emplace("leaves", std::move(leaves));
-  return diff;
-}
-
-std::map<std::string, json::object, std::less<>>
-make_diffs(const presence_changes& changes) {
-  std::map<std::string, json::object, std::less<>> out;
-  auto slot = [&out](const std::string& topic) -> json::object& {
-    auto i = out.find(topic);
-    if (i == out.end())
-      i = out.emplace(topic, json::object{{"joins", json::object{}},
-                                          {"leaves", json::object{}}})
-              .first;
-    return i->second;
-  };
-  for (const auto& e : changes.joins)
-    add_meta(slot(e.topic)["joins"].get_object(), e.key, e.meta);
-  for (const auto& e : changes.leaves)
-    add_meta(slot(e.topic)["leaves"].get_object(), e.key, e.meta);
-  return out;
-}
-
-// -- phx_ref_generator --------------------------------------------------------
-
-phx_ref_generator::phx_ref_generator(const replica_id& replica) noexcept {
-  // FNV-1a over name and vsn: cheap, stable, and good enough to keep the
-  // refs of different replicas apart.
-  uint32_t h = 2166136261u;
-  auto mix = [&h](unsigned char c) {
-    h ^= c;
-    h *= 16777619u;
-  };
-  for (unsigned char c : replica.name)
-    mix(c);
-  for (int i = 0; i < 8; ++i)
-    mix(static_cast<unsigned char>(replica.vsn >> (8 * i)));
-  hash_ = h;
-}
-
-std::string phx_ref_generator::next() {
-  using namespace std::chrono;
-  auto secs = duration_cast<seconds>(system_clock::now().time_since_epoch());
-  return encode(static_cast<uint32_t>(secs.count()), hash_, counter_++);
-}
-
-std::string phx_ref_generator::encode(uint32_t seconds, uint32_t hash,
-                                      uint32_t counter) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                     "abcdefghijklmnopqrstuvwxyz"
-                                     "0123456789-_";
-  unsigned char bytes[12];
-  for (int i = 0; i < 4; ++i) {
-    bytes[i] = static_cast<unsigned char>(seconds >> (24 - 8 * i));
-    bytes[4 + i] = static_cast<unsigned char>(hash >> (24 - 8 * i));
-    bytes[8 + i] = static_cast<unsigned char>(counter >> (24 - 8 * i));
-  }
-  // 12 bytes are four 3-byte groups: exactly 16 characters, no padding.
-  std::string out(16, '\0');
-  for (int g = 0; g < 4; ++g) {
-    uint32_t n = (uint32_t{bytes[3 * g]} << 16) |
-                 (uint32_t{bytes[3 * g + 1]} << 8) | bytes[3 * g + 2];
-    for (int k = 0; k < 4; ++k)
-      out[4 * g + k] = alphabet[(n >> (18 - 6 * k)) & 0x3F];
-  }
-  return out;
-}
 
 // -- presence_state: constructors and properties ------------------------------
 
@@ -147,7 +50,8 @@ std::optional<presence_changes> presence_state::track(std::string_view topic,
     return std::nullopt;
   meta["phx_ref"] = refs_.next();
   auto clock = ++replicas_[0].context;
-  auto loc = insert(0, clock, topic, owner, key, std::move(meta));
+  auto loc = insert(0, clock, topic, owner, key,
+                    std::make_shared<const json::object>(std::move(meta)));
   presence_changes out;
   out.joins.push_back(to_element(loc));
   return out;
@@ -177,7 +81,8 @@ std::optional<presence_changes> presence_state::update(std::string_view topic,
   meta["phx_ref"] = refs_.next();
   meta["phx_ref_prev"] = jsv(out.leaves.back().phx_ref());
   auto clock = ++replicas_[0].context;
-  auto loc = insert(0, clock, topic, owner, key, std::move(meta));
+  auto loc = insert(0, clock, topic, owner, key,
+                    std::make_shared<const json::object>(std::move(meta)));
   out.joins.push_back(to_element(loc));
   return out;
 }
@@ -198,6 +103,18 @@ presence_changes presence_state::leave_owner(uint64_t owner) {
   if (!out.leaves.empty())
     ++replicas_[0].context;
   return out;
+}
+
+bool presence_state::restore(std::string_view topic, uint64_t owner,
+                             std::string_view key,
+                             std::shared_ptr<const json::object> meta) {
+  if (!meta || find_local(topic, owner, key) != by_dot_.end())
+    return false;
+  // A new dot of this replica: peers learn of it like of any add, while
+  // the meta (and its phx_ref) stays what clients already hold.
+  auto clock = ++replicas_[0].context;
+  insert(0, clock, topic, owner, key, std::move(meta));
+  return true;
 }
 
 // -- presence_state: queries --------------------------------------------------
@@ -226,7 +143,7 @@ json::object presence_state::list(std::string_view topic) const {
                    .first->value()
                    .get_array();
     }
-    metas->emplace_back(e.meta);
+    metas->emplace_back(*e.meta);
   }
   return out;
 }
@@ -240,19 +157,20 @@ presence_state::get_by_key(std::string_view topic, std::string_view key) const {
   for (auto i = t->second.lower_bound(elem_probe{key, 0, 0});
        i != t->second.end() && i->first.key == key; ++i)
     if (replicas_[i->first.replica].up)
-      metas.emplace_back(i->second.meta);
+      metas.emplace_back(*i->second.meta);
   if (metas.empty())
     return std::nullopt;
   return json::object{{"metas", std::move(metas)}};
 }
 
-const json::object* presence_state::get(std::string_view topic, uint64_t owner,
-                                        std::string_view key) const {
+std::shared_ptr<const json::object>
+presence_state::get(std::string_view topic, uint64_t owner,
+                    std::string_view key) const {
   auto t = topics_.find(topic);
   if (t == topics_.end())
     return nullptr;
   auto i = t->second.find(elem_probe{key, 0, owner});
-  return i == t->second.end() ? nullptr : &i->second.meta;
+  return i == t->second.end() ? nullptr : i->second.meta;
 }
 
 // -- presence_state: replication ----------------------------------------------
@@ -528,15 +446,14 @@ void presence_state::see(replica_index r, uint64_t first, uint64_t last) {
 
 presence_element presence_state::to_element(const location& loc) const {
   const auto& [k, e] = *loc.elem;
-  return presence_element{loc.topic->first, k.owner, k.key, e.meta,
+  return presence_element{loc.topic->first, k.owner, k.key, *e.meta,
                           dot{replicas_[k.replica].id, e.clock}};
 }
 
-presence_state::location presence_state::insert(replica_index r, uint64_t clock,
-                                                std::string_view topic,
-                                                uint64_t owner,
-                                                std::string_view key,
-                                                json::object meta) {
+presence_state::location
+presence_state::insert(replica_index r, uint64_t clock, std::string_view topic,
+                       uint64_t owner, std::string_view key,
+                       std::shared_ptr<const json::object> meta) {
   auto t = topics_.find(topic);
   if (t == topics_.end())
     t = topics_.emplace(std::string{topic}, topic_map{}).first;
@@ -554,7 +471,7 @@ presence_state::location presence_state::insert(replica_index r, uint64_t clock,
 presence_element presence_state::erase(dot_map::iterator pos) {
   auto loc = pos->second;
   auto& [k, e] = *loc.elem;
-  presence_element out{loc.topic->first, k.owner, k.key, std::move(e.meta),
+  presence_element out{loc.topic->first, k.owner, k.key, *e.meta,
                        dot{replicas_[k.replica].id, e.clock}};
   if (k.replica == 0) {
     auto o = by_owner_.find(k.owner);
@@ -598,7 +515,8 @@ void presence_state::add_remote(const presence_element& v,
         out.leaves.push_back(std::move(e));
     }
   }
-  auto loc = insert(r, v.tag.clock, v.topic, v.owner, v.key, v.meta);
+  auto loc = insert(r, v.tag.clock, v.topic, v.owner, v.key,
+                    std::make_shared<const json::object>(v.meta));
   if (replicas_[r].up)
     out.joins.push_back(to_element(loc));
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -187,6 +188,13 @@ public:
   /// Untracks everything `owner` tracked (the owner died).
   presence_changes leave_owner(uint64_t owner);
 
+  /// Tracks a presence again with the meta it had, "phx_ref" included, in
+  /// a fresh replica that took over from a crashed one (the tracker's
+  /// restart): clients that saw the meta keep it as it is. Returns false,
+  /// changing nothing, if that presence is already tracked.
+  bool restore(std::string_view topic, uint64_t owner, std::string_view key,
+               std::shared_ptr<const boost::json::object> meta);
+
   // -- queries ----------------------------------------------------------------
 
   /// `{key: {"metas": [meta, ...]}}` for the topic, as phoenix.js's Presence
@@ -199,9 +207,10 @@ public:
   std::optional<boost::json::object> get_by_key(std::string_view topic,
                                                 std::string_view key) const;
 
-  /// The meta of one local presence, or nullptr.
-  const boost::json::object* get(std::string_view topic, uint64_t owner,
-                                 std::string_view key) const;
+  /// The meta of one local presence, or null. Metas are immutable once
+  /// stored (an update stores a new one), so a holder may keep it.
+  std::shared_ptr<const boost::json::object>
+  get(std::string_view topic, uint64_t owner, std::string_view key) const;
 
   // -- replication ------------------------------------------------------------
 
@@ -282,7 +291,9 @@ private:
   };
 
   struct entry {
-    boost::json::object meta;
+    /// Shared with whoever keeps a local presence outside (the tracker's
+    /// record for its successor) instead of copied.
+    std::shared_ptr<const boost::json::object> meta;
     uint64_t clock;
   };
 
@@ -318,7 +329,7 @@ private:
   presence_element to_element(const location& loc) const;
   location insert(replica_index r, uint64_t clock, std::string_view topic,
                   uint64_t owner, std::string_view key,
-                  boost::json::object meta);
+                  std::shared_ptr<const boost::json::object> meta);
   presence_element erase(dot_map::iterator pos);
   void remove_local(dot_map::iterator pos, presence_changes& out);
   void add_remote(const presence_element& v, presence_changes& out);

@@ -492,12 +492,10 @@ size_t pubsub::shard_index(const std::string& topic) const {
   return state_->shards.index_of(topic);
 }
 
-void pubsub::await_shard(const std::string& topic, caf::actor_id dead,
+bool pubsub::await_shard(const std::string& topic, caf::actor_id dead,
                          const caf::actor& waiter) const {
-  auto index = shard_index(topic);
-  if (state_->shards.await_restart(
-        index, dead, caf::actor_cast<caf::weak_actor_ptr>(waiter)))
-    caf::anon_send(waiter, shard_up_atom::value, index);
+  return state_->shards.await_restart(
+    shard_index(topic), dead, caf::actor_cast<caf::weak_actor_ptr>(waiter));
 }
 
 caf::actor pubsub::route(const broadcast_msg& msg, bool local_only) const {

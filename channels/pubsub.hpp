@@ -138,9 +138,11 @@ public:
   size_t shard_index(const std::string& topic) const;
 
   /// A subscriber saw the shard `dead` of `topic` go down, and with it its
-  /// subscriptions there: `waiter` gets `(shard_up_atom, index)` once the
-  /// successor serves (at once if it already does), to subscribe again.
-  void await_shard(const std::string& topic, caf::actor_id dead,
+  /// subscriptions there. True if a successor already serves: the caller
+  /// subscribes again right away, before it handles another message.
+  /// Otherwise `waiter` gets `(shard_up_atom, index)` from the successor
+  /// when it starts, ahead of anything sent to the waiter after that.
+  bool await_shard(const std::string& topic, caf::actor_id dead,
                    const caf::actor& waiter) const;
 
   /// Forwards `msg` to the other nodes (unless `local_only`) and returns

@@ -113,11 +113,13 @@ public:
   void on_down(transport::connection& conn, const caf::down_msg& msg) override {
     auto src = msg.source.id();
     if (id_shard_ && src == id_shard_.id()) {
-      // PubSub restarted under us: subscribe again once it is back, or
-      // `disconnect` by socket id would silently stop working.
+      // PubSub restarted under us: subscribe again once it is back (now,
+      // if it already is), or `disconnect` by socket id would silently
+      // stop working.
       id_shard_ = caf::actor{};
-      ps_.await_shard(*id_, src,
-                      caf::actor_cast<caf::actor>(conn.self()));
+      auto self = caf::actor_cast<caf::actor>(conn.self());
+      if (ps_.await_shard(*id_, src, self))
+        subscribe_id(conn);
       return;
     }
     if (joining_) {

@@ -33,6 +33,15 @@ public:
     return std::move(waiters_[index]);
   }
 
+  /// The shard `id` serving `index` ends: until a successor `set`s the
+  /// slot, `get` is invalid and `await_restart` waits, even for a caller
+  /// that does not know the dead shard's id.
+  void clear(size_t index, caf::actor_id id) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (shards_[index] && shards_[index]->id() == id)
+      shards_[index].reset();
+  }
+
   /// A subscriber saw the shard `dead` at `index` go down. If a successor
   /// already serves `index`, returns true and the caller proceeds at once;
   /// otherwise `waiter` is handed to the successor's `set` and this

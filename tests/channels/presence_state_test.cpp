@@ -174,6 +174,36 @@ BOOST_AUTO_TEST_CASE(leave_owner_removes_everything_it_tracked) {
   BOOST_TEST(s.size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(restore_keeps_the_meta_clients_hold) {
+  // A tracker that restarts rebuilds from what its predecessor published.
+  presence_state old{node_a};
+  auto t = old.track("t", 1, "u", obj(R"({"n":1})"));
+  auto u = old.update("t", 1, "u", obj(R"({"n":2})"));
+  BOOST_TEST_REQUIRE((t && u));
+  auto held = old.get("t", 1, "u");
+  BOOST_TEST_REQUIRE(held != nullptr);
+
+  presence_state s{replica_id{"a@host", 2}};
+  BOOST_TEST(s.restore("t", 1, "u", held));
+  BOOST_TEST(!s.restore("t", 1, "u", held));
+  BOOST_TEST(!s.restore("t", 2, "u", nullptr));
+  BOOST_TEST(s.list("t") == old.list("t"));
+  BOOST_TEST(s.get("t", 1, "u") == held); // shared, not copied
+  BOOST_TEST(s.clock() == 1u);
+
+  // Later operations diff against the restored meta.
+  auto next = s.update("t", 1, "u", obj(R"({"n":3})"));
+  BOOST_TEST_REQUIRE(next.has_value());
+  BOOST_TEST(next->leaves[0].phx_ref() == ref_of(*held));
+  BOOST_TEST(next->joins[0].meta.at("phx_ref_prev") == held->at("phx_ref"));
+  BOOST_TEST(next->joins[0].phx_ref() != ref_of(*held));
+  BOOST_TEST(*held == *old.get("t", 1, "u")); // the held meta is unchanged
+  auto gone = s.leave_owner(1);
+  BOOST_TEST_REQUIRE(gone.leaves.size() == 1u);
+  BOOST_TEST(gone.leaves[0].phx_ref() == next->joins[0].phx_ref());
+  BOOST_TEST(s.size() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(get_by_key) {
   presence_state s{node_a};
   s.track("t", 1, "u", obj(R"({"n":1})"));

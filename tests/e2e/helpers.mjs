@@ -4,6 +4,9 @@
 //   on a free port, waits until it accepts TCP connections, and stops it
 //   after the test file (and on process exit). With $FENIX_URL set
 //   (e.g. http://127.0.0.1:4000) it uses that running server instead.
+//   `adminToken` turns on the inspection endpoint (/_fenix, docs/inspect.md),
+//   which the restart tests use to find and kill actors; with $FENIX_URL the
+//   token comes from $FENIX_ADMIN_TOKEN.
 // - Inbox: a queue of received items with bounded waits, used for phoenix
 //   channel events and for raw frames alike.
 // - Phoenix client helpers (the official `phoenix` npm package, driven as a
@@ -203,17 +206,18 @@ process.on("exit", () => {
 
 /**
  * Starts the server under test. Returns
- *   { host, port, httpUrl, socketUrl, wsUrl(query), stop(), output() }.
+ *   { host, port, httpUrl, socketUrl, wsUrl(query), adminToken, stop(), output() }.
  * With FENIX_URL set, returns the same shape for that server and stop() is a
  * no-op. Otherwise FENIX_CONFORMANCE must name the fenix_conformance binary.
  */
-export async function startServer({ readyTimeoutMs = 10000 } = {}) {
+export async function startServer({ readyTimeoutMs = 10000, adminToken = null } = {}) {
   if (process.env.FENIX_URL) {
     const u = new URL(process.env.FENIX_URL);
     const host = u.hostname;
     const port = Number(u.port || 80);
     await waitForPort(host, port, readyTimeoutMs);
-    return describeServer(host, port, null, () => "", async () => {});
+    const token = adminToken ? process.env.FENIX_ADMIN_TOKEN ?? null : null;
+    return describeServer(host, port, null, () => "", async () => {}, token);
   }
 
   const bin = process.env.FENIX_CONFORMANCE;
@@ -236,7 +240,9 @@ export async function startServer({ readyTimeoutMs = 10000 } = {}) {
   // "--opt=value": CAF 0.17's command line parser (fenix::boot) rejects the
   // space-separated "--port 4000" form with missing_argument; "=" works with
   // CAF and with GNU-style parsers alike.
-  const child = spawn(bin, [`--host=${host}`, `--port=${port}`], {
+  const args = [`--host=${host}`, `--port=${port}`];
+  if (adminToken) args.push(`--admin-token=${adminToken}`);
+  const child = spawn(bin, args, {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
@@ -307,16 +313,17 @@ export async function startServer({ readyTimeoutMs = 10000 } = {}) {
     release();
     return exited;
   };
-  return describeServer(host, port, child, () => out, stop);
+  return describeServer(host, port, child, () => out, stop, adminToken);
 }
 
-function describeServer(host, port, child, output, stop) {
+function describeServer(host, port, child, output, stop, adminToken = null) {
   const httpUrl = `http://${host}:${port}`;
   return {
     host,
     port,
     child,
     httpUrl,
+    adminToken,
     // what the phoenix client is given (it appends /websocket or /longpoll)
     socketUrl: `ws://${host}:${port}/socket`,
     wsUrl: (query) => `ws://${host}:${port}/socket/websocket${query ? "?" + query : ""}`,
@@ -328,12 +335,13 @@ function describeServer(host, port, child, output, stop) {
 /**
  * Registers before/afterEach/after hooks for a test file: one server per
  * file, every socket and raw connection closed after each test. Returns an
- * object that holds the server's fields once `before` ran.
+ * object that holds the server's fields once `before` ran. `options` go to
+ * startServer.
  */
-export function setupServer() {
+export function setupServer(options = {}) {
   const server = {};
   before(async () => {
-    Object.assign(server, await startServer());
+    Object.assign(server, await startServer(options));
   });
   afterEach(async () => {
     await disconnectAll();
@@ -345,6 +353,71 @@ export function setupServer() {
     if (server.stop) await server.stop();
   });
   return server;
+}
+
+// ---------------------------------------------------------------------------
+// the inspection endpoint (docs/inspect.md): find actors, kill them
+
+/** A request under /_fenix with the server's admin token; resolves {status, json}. */
+export async function adminRequest(server, method, path) {
+  if (!server.adminToken) {
+    throw new Error("no admin token: start the server with setupServer({adminToken}) (or set FENIX_ADMIN_TOKEN)");
+  }
+  const res = await httpRequest(`${server.httpUrl}/_fenix${path}`, {
+    method,
+    headers: { authorization: `Bearer ${server.adminToken}`, "content-length": "0" },
+  });
+  let json = null;
+  try {
+    json = JSON.parse(res.body);
+  } catch {
+    /* reported through the status */
+  }
+  return { status: res.status, json };
+}
+
+/** The live actor tree (`GET /_fenix/tree`). */
+export async function actorTree(server) {
+  const res = await adminRequest(server, "GET", "/tree");
+  if (res.status !== 200) throw new Error(`GET /_fenix/tree: HTTP ${res.status} ${show(res.json)}`);
+  return res.json;
+}
+
+/** Every node of `tree` (depth first) for which `pred(node)` holds. */
+export function findActors(tree, pred) {
+  const out = [];
+  const walk = (n) => {
+    if (pred(n)) out.push(n);
+    for (const c of n.children ?? []) walk(c);
+  };
+  walk(tree);
+  return out;
+}
+
+/** Kills one actor (`POST /_fenix/actors/<id>/kill`); resolves once it is gone. */
+export async function killActor(server, id) {
+  const res = await adminRequest(server, "POST", `/actors/${id}/kill`);
+  if (res.status !== 200 || !res.json?.killed) {
+    throw new Error(`kill #${id}: HTTP ${res.status} ${show(res.json)}`);
+  }
+  return res.json;
+}
+
+/**
+ * Polls the tree until `pred(tree)` returns something truthy and resolves
+ * with it; rejects after `timeoutMs`.
+ */
+export async function waitForTree(server, pred, what, timeoutMs = 5000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const tree = await actorTree(server);
+    const v = pred(tree);
+    if (v) return v;
+    if (Date.now() > until) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for the actor tree to show ${what}`);
+    }
+    await sleep(20);
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 // (protocol.md 4.2-4.5): RoomChannel of the conformance app tracks
 // user_id with meta {online_at} after join and pushes presence_state; the
 // tracker broadcasts presence_diff on every join, leave, crash and
-// disconnect. (`update` with phx_ref_prev is not reachable through the
-// conformance spec; tests/presence covers it in C++.)
+// disconnect, and carries on after its shard is killed (through the
+// inspection endpoint). (`update` with phx_ref_prev is not reachable
+// through the conformance spec; tests/presence covers it in C++.)
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { Presence } from "phoenix";
@@ -16,9 +17,13 @@ import {
   Inbox,
   RawWs,
   withTimeout,
+  actorTree,
+  findActors,
+  killActor,
+  waitForTree,
 } from "./helpers.mjs";
 
-const server = setupServer();
+const server = setupServer({ adminToken: "e2e-presence" });
 
 // the client's rejoin backoff after phx_error starts at 1000 ms
 const REJOIN_WAIT_MS = 5000;
@@ -248,5 +253,41 @@ describe("presence", { timeout: 60000 }, () => {
     await pushReply(bob.channel, "ping", {});
     assert.deepEqual(alice.keys(), ["alice"]);
     assert.deepEqual(bob.keys(), ["bob"]);
+  });
+
+  test("a killed presence tracker comes back: lists stay right, a newcomer sees everyone, leaves still reach", async () => {
+    const topic = freshTopic("restart");
+    const alice = await member("alice", topic);
+    const bob = await member("bob", topic);
+    for (const m of [alice, bob]) await m.until(sameKeys("alice", "bob"), "alice and bob");
+    const refs = alice.refs();
+    assert.deepEqual(bob.refs(), refs);
+
+    const trackers = (tree) => findActors(tree, (n) => n.kind === "presence_shard");
+    const [old] = trackers(await actorTree(server));
+    assert.ok(old, "the tree shows a presence tracker");
+    await killActor(server, old.id);
+    const successor = await waitForTree(
+      server,
+      (t) => trackers(t).find((n) => n.name === old.name && n.id !== old.id && n.state === "running"),
+      `a tracker in place of #${old.id}`,
+    );
+    assert.equal(successor.restarts, old.restarts + 1);
+
+    // The restarted tracker holds what the clients hold: same keys, same refs.
+    for (const m of [alice, bob]) await m.until(sameKeys("alice", "bob"), "alice and bob after the restart", 2000);
+    assert.deepEqual(alice.refs(), refs);
+    assert.deepEqual(bob.refs(), refs);
+
+    // A newcomer's presence_state (its first sync) lists everyone.
+    const carol = await member("carol", topic);
+    assert.ok(carol.keys().includes("alice") && carol.keys().includes("bob"), `carol's first list: ${carol.keys()}`);
+    for (const m of [alice, bob, carol]) await m.until(sameKeys("alice", "bob", "carol"), "all three", 2000);
+    assert.deepEqual(carol.refs().alice, refs.alice);
+
+    // The restarted tracker monitors the channels it restored: bob's leave reaches.
+    bob.channel.leave();
+    for (const m of [alice, carol]) await m.until(sameKeys("alice", "carol"), "bob gone after his leave", 2000);
+    assert.deepEqual(alice.refs(), carol.refs());
   });
 });
