@@ -14,6 +14,7 @@
 #include "apps/chat/history.hpp"
 #include "channels/presence.hpp"
 #include "channels/pubsub.hpp"
+#include "supervision/application.hpp"
 #include "supervision/supervisor.hpp"
 #include "transport/endpoint.hpp"
 
@@ -109,10 +110,11 @@ int run(fenix::system& sys, const chat_config& cfg) {
   auto [history, history_spec] = chat::history::make(ps, lim);
   fenix::supervisor_flags app_flags;
   app_flags.name = "chat";
-  auto app = fenix::start_supervisor(sys, app_flags,
-                                     {std::move(ps_spec),
-                                      std::move(presence_spec),
-                                      std::move(history_spec)});
+  // Under the application root: if it gives up, the process ends (1).
+  auto app = fenix::start_in_application(
+    sys, fenix::supervisor_spec("chat", app_flags,
+                                {std::move(ps_spec), std::move(presence_spec),
+                                 std::move(history_spec)}));
   if (!app) {
     std::cerr << "cannot start: " << sys.sys().render(app.error()) << "\n";
     return 1;
@@ -137,7 +139,6 @@ int run(fenix::system& sys, const chat_config& cfg) {
   if (!ep) {
     std::cerr << "cannot start endpoint: " << sys.sys().render(ep.error())
               << "\n";
-    caf::anon_send_exit(*app, caf::exit_reason::user_shutdown);
     return 1;
   }
   std::cout << "fenix_chat: open " << (*ep)->url()
@@ -146,7 +147,6 @@ int run(fenix::system& sys, const chat_config& cfg) {
   fenix::await_shutdown_signal();
   std::cout << "fenix_chat: draining" << std::endl;
   (*ep)->stop();
-  caf::anon_send_exit(*app, caf::exit_reason::user_shutdown);
   return 0;
 }
 
