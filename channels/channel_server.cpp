@@ -97,7 +97,6 @@ public:
     // Handles to the shards and the connection (which hold handles to us)
     // must not outlive us: members are freed only with the last handle.
     shards_.clear();
-    held_.clear();
     info_ = caf::message_handler{};
     call_ = caf::message_handler{};
     chan_.reset();
@@ -264,20 +263,21 @@ public:
     forbid_in_join("broadcast");
     check_broadcast_payload(p);
     publish(broadcast_msg{init_->topic, event, share(p), {}, address()},
-            false);
+            false, true);
   }
 
   void broadcast_from(const std::string& event, const payload& p) override {
     forbid_in_join("broadcast_from");
     check_broadcast_payload(p);
     publish(broadcast_msg{init_->topic, event, share(p), address(), {}},
-            false);
+            false, false);
   }
 
   void local_broadcast(const std::string& event, const payload& p) override {
     forbid_in_join("local_broadcast");
     check_broadcast_payload(p);
-    publish(broadcast_msg{init_->topic, event, share(p), {}, address()}, true);
+    publish(broadcast_msg{init_->topic, event, share(p), {}, address()}, true,
+            true);
   }
 
   socket_ref ref() const override {
@@ -545,26 +545,14 @@ private:
                                 ? caf::error{}
                                 : caf::make_error(caf::exit_reason::user_shutdown))
                            : caf::make_error(caf::sec::runtime_error, why.text);
-    if (publishing_ > 0) {
-      // Our last frames wait for a broadcast of ours: leave once they are
-      // out (nothing else runs meanwhile: we await the shard).
-      quit_after_publish_ = std::move(reason);
-      return;
-    }
     quit(std::move(reason));
   }
 
   // -- writing -------------------------------------------------------------------
 
-  /// Writes a frame of this channel. While a broadcast of ours is being
-  /// dispatched, frames wait for it: our client gets our own broadcast's
-  /// copy before anything we produced after it (protocol.md 2.17.2).
+  /// Writes a frame of this channel.
   void emit(transport::frame_ptr f, bool reply) {
     bump(messages_out());
-    if (publishing_ > 0) {
-      held_.emplace_back(std::move(f), reply);
-      return;
-    }
     if (reply)
       init_->out->send_reply(std::move(f));
     else
@@ -580,33 +568,39 @@ private:
     emit(std::move(*res), true);
   }
 
-  /// A broadcast by this channel: dispatched by the topic's shard while we
-  /// wait (Phoenix dispatches in the broadcaster's process), so that every
-  /// local subscriber, our own client included, has it queued before our
-  /// next frame or message.
-  void publish(broadcast_msg msg, bool local_only) {
-    auto shard = init_->pubsub.route(msg, local_only);
-    if (!shard)
-      return; // the shard restarts: lost, as in flight (at-most-once)
-    ++publishing_;
-    request(shard, caf::infinite, broadcast_atom::value, std::move(msg))
-      .await([this] { published(); },
-             [this](caf::error&) { published(); });
+  /// A broadcast by this channel (`own`: our client gets a copy too). As
+  /// in Phoenix, where the broadcaster runs the dispatch, our client gets
+  /// our own copy in the order of everything else we write: for an event
+  /// we do not intercept we write it ourselves, right after handing the
+  /// broadcast (with that frame, encoded once) to the shard, which skips
+  /// us. So `shout` then `ping` gives the shout first, and once our client
+  /// sees its copy the shard has the broadcast ahead of any later leave.
+  /// An intercepted event reaches us through the shard and our mailbox
+  /// (handle_out), after everyone else, as in Phoenix.
+  void publish(broadcast_msg msg, bool local_only, bool own) {
+    transport::frame_ptr mine;
+    if (own && !intercepted(msg.event)) {
+      auto enc = init_->ser->encode_broadcast(msg.topic, msg.event,
+                                              *msg.payload);
+      if (!enc)
+        throw std::runtime_error("broadcast " + msg.event + ": "
+                                 + enc.error().reason);
+      mine = std::move(*enc);
+      msg.from = address();
+      msg.origin = caf::actor_addr{};
+      msg.encoded = {init_->ser, mine};
+    }
+    if (auto shard = init_->pubsub.route(msg, local_only))
+      send(shard, broadcast_atom::value, std::move(msg));
+    // else: the shard restarts; lost for the others, as in flight
+    if (mine)
+      emit(std::move(mine), false);
   }
 
-  void published() {
-    if (--publishing_ > 0)
-      return;
-    auto held = std::move(held_);
-    held_ = {};
-    for (auto& [f, reply] : held) {
-      if (reply)
-        init_->out->send_reply(std::move(f));
-      else
-        init_->out->send(std::move(f));
-    }
-    if (quit_after_publish_)
-      quit(std::move(*quit_after_publish_));
+  bool intercepted(const std::string& event) const {
+    return intercepts_
+           && std::find(intercepts_->begin(), intercepts_->end(), event)
+                != intercepts_->end();
   }
 
   // -- helpers -------------------------------------------------------------------
@@ -665,12 +659,9 @@ private:
   /// Extra subscriptions (socket::subscribe), renewed after PubSub
   /// restarts like the topic's own.
   std::vector<std::string> extra_;
-  std::vector<std::pair<transport::frame_ptr, bool>> held_;
   const caf::detail::behavior_impl* own_bhvr_ = nullptr;
   const boost::json::value* current_ref_ = nullptr;
   std::unique_ptr<boost::json::object> own_assigns_; // after a write
-  uint32_t publishing_ = 0;
-  std::optional<caf::error> quit_after_publish_;
   bool silent_;
   bool in_join_ = false;
   bool joined_ = false;

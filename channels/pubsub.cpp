@@ -118,7 +118,8 @@ struct fanout_job {
         sender(std::move(s)),
         from(m.from ? m.from.id() : caf::invalid_actor_id),
         origin_id(m.origin ? m.origin.id() : caf::invalid_actor_id) {
-    // nop
+    if (m.encoded.first && m.encoded.second)
+      frames[framed++] = m.encoded;
   }
 
   const broadcast_msg& msg;

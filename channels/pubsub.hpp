@@ -48,6 +48,9 @@ struct broadcast_msg {
   /// once a publisher sees its broadcast come back, every other subscriber
   /// already has it queued (a client that leaves after that still gets it).
   caf::actor_addr origin;
+  /// The frame of one serializer, if the publisher encoded it already (a
+  /// channel writing its own copy): reused, not encoded again.
+  std::pair<const serializer*, transport::frame_ptr> encoded{nullptr, nullptr};
 };
 
 /// Local messages only: CAF wants an inspect for message types, but these
@@ -146,10 +149,8 @@ public:
                    const caf::actor& waiter) const;
 
   /// Forwards `msg` to the other nodes (unless `local_only`) and returns
-  /// the local shard to dispatch it to: a channel sends it there as a
-  /// request and waits, so that every local subscriber has its copy queued
-  /// before the channel's next frame (Phoenix dispatches in the
-  /// broadcaster).
+  /// the local shard to dispatch it to (a channel sends it there itself,
+  /// then writes its own client's copy).
   caf::actor route(const broadcast_msg& msg, bool local_only) const;
 
   /// Subscribes `subscriber` to `topic`. Subscriptions vanish when the
