@@ -47,11 +47,11 @@ int64_t int_field(const payload& p, const char* key) {
 
 /// Links `self` to a helper that fails at once.
 void link_failing_helper(caf::event_based_actor* self) {
-  auto helper = self->spawn([](caf::event_based_actor* h) -> caf::behavior {
+  auto helper = self->spawn([](caf::event_based_actor* h, int) -> caf::behavior {
     return {[h](quit_atom) {
       h->quit(caf::make_error(caf::sec::runtime_error, "helper failed"));
     }};
-  });
+  }, 0); // an argument: CAF 0.17 derefs a null tuple for none (UBSan)
   self->link_to(helper);
   self->send(helper, quit_atom::value);
 }
@@ -131,9 +131,9 @@ public:
     }
     if (event == "watch") {
       // A helper that ends when told: its DOWN reaches handle_info.
-      auto helper = self->spawn([](caf::event_based_actor* h) -> caf::behavior {
+      auto helper = self->spawn([](caf::event_based_actor* h, int) -> caf::behavior {
         return {[h](quit_atom) { h->quit(); }};
-      });
+      }, 0); // an argument: CAF 0.17 derefs a null tuple for none (UBSan)
       self->monitor(helper);
       self->send(helper, quit_atom::value);
       return in_result::noreply();
