@@ -134,15 +134,14 @@ struct channel_test::impl {
     return out;
   }
 
-  /// The first untaken frame `pred` accepts, waiting up to `timeout` for
-  /// it; taken if `take`. On a miss, `*missing` lists the untaken frames
-  /// (of `socket`, or all for 0).
-  template <class Pred>
-  std::optional<client_frame> find(Pred pred, duration timeout, bool take,
-                                   size_t socket, std::string* missing) {
-    std::optional<client_frame> out;
-    auto found = box->await(detail::clock::now() + timeout, [&] {
-      for (auto& e : box->frames) {
+  /// The first untaken entry of `list` that `pred` accepts, waiting up to
+  /// `timeout` for it; taken if `take`.
+  template <class List, class Pred>
+  auto find_in(List& list, Pred pred, duration timeout, bool take)
+    -> std::optional<std::decay_t<decltype(list.front().value)>> {
+    std::optional<std::decay_t<decltype(list.front().value)>> out;
+    box->await(detail::clock::now() + timeout, [&] {
+      for (auto& e : list) {
         if (!e.taken && pred(e.value)) {
           if (take)
             e.taken = true;
@@ -152,7 +151,16 @@ struct channel_test::impl {
       }
       return false;
     });
-    if (!found && missing)
+    return out;
+  }
+
+  /// The first untaken frame `pred` accepts (see find_in). On a miss,
+  /// `*missing` lists the untaken frames (of `socket`, or all for 0).
+  template <class Pred>
+  std::optional<client_frame> find(Pred pred, duration timeout, bool take,
+                                   size_t socket, std::string* missing) {
+    auto out = find_in(box->frames, pred, timeout, take);
+    if (!out && missing)
       *missing = box->locked([&] { return unclaimed(socket); });
     return out;
   }
@@ -160,19 +168,7 @@ struct channel_test::impl {
   template <class Pred>
   std::optional<observed_broadcast> find_broadcast(Pred pred, duration timeout,
                                                    bool take) {
-    std::optional<observed_broadcast> out;
-    box->await(detail::clock::now() + timeout, [&] {
-      for (auto& e : box->broadcasts) {
-        if (!e.taken && pred(e.value)) {
-          if (take)
-            e.taken = true;
-          out = e.value;
-          return true;
-        }
-      }
-      return false;
-    });
-    return out;
+    return find_in(box->broadcasts, pred, timeout, take);
   }
 
   /// The channel the connection of `s` recorded for `topic` (other than
