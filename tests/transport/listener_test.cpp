@@ -26,6 +26,14 @@ raw_client open_ws(uint16_t port) {
   return c;
 }
 
+/// The echo handler answers `text` on `c`.
+void expect_echo(raw_client& c, const std::string& text) {
+  BOOST_TEST(c.send_text(text));
+  auto f = c.read_frame();
+  BOOST_REQUIRE(f);
+  BOOST_TEST(f->payload == text);
+}
+
 /// Waits until the server supervisor runs a `name` other than `old`.
 caf::actor await_new_child(fenix::supervisor_ref& server,
                            const std::string& name, const caf::actor& old) {
@@ -59,20 +67,14 @@ BOOST_AUTO_TEST_CASE(a_killed_listener_restarts_alone_and_clients_stay) {
   BOOST_TEST(rec->restarts == 1u);
   BOOST_TEST(server_child("connections")->restarts == 0u);
   // The client connected before the crash still talks to its actor.
-  BOOST_TEST(c.send_text("still here"));
-  auto f = c.read_frame();
-  BOOST_REQUIRE(f);
-  BOOST_TEST(f->payload == "still here");
+  expect_echo(c, "still here");
   {
     std::lock_guard<std::mutex> guard{ev->mtx};
     BOOST_TEST(ev->closes.empty());
   }
   // The new listener accepts.
   auto d = open_ws(port());
-  BOOST_TEST(d.send_text("after restart"));
-  f = d.read_frame();
-  BOOST_REQUIRE(f);
-  BOOST_TEST(f->payload == "after restart");
+  expect_echo(d, "after restart");
 }
 
 BOOST_AUTO_TEST_CASE(a_connections_restart_restarts_the_listener_after_it) {
@@ -101,10 +103,7 @@ BOOST_AUTO_TEST_CASE(a_connections_restart_restarts_the_listener_after_it) {
   BOOST_TEST(new_listener.id() > new_conns.id()); // spawned after it
   BOOST_TEST(server_child("connections")->restarts == 1u);
   auto d = open_ws(port());
-  BOOST_TEST(d.send_text("after restart"));
-  auto f = d.read_frame();
-  BOOST_REQUIRE(f);
-  BOOST_TEST(f->payload == "after restart");
+  expect_echo(d, "after restart");
 }
 
 BOOST_AUTO_TEST_CASE(an_accept_error_crashes_the_listener_and_its_restart_accepts) {
@@ -127,15 +126,9 @@ BOOST_AUTO_TEST_CASE(an_accept_error_crashes_the_listener_and_its_restart_accept
   auto rec = server_child("listener");
   BOOST_REQUIRE(rec);
   BOOST_TEST(rec->restarts == 1u);
-  BOOST_TEST(c.send_text("still here"));
-  auto f = c.read_frame();
-  BOOST_REQUIRE(f);
-  BOOST_TEST(f->payload == "still here");
+  expect_echo(c, "still here");
   auto d = open_ws(port());
-  BOOST_TEST(d.send_text("after restart"));
-  f = d.read_frame();
-  BOOST_REQUIRE(f);
-  BOOST_TEST(f->payload == "after restart");
+  expect_echo(d, "after restart");
 }
 
 BOOST_AUTO_TEST_CASE(out_of_descriptors_backs_off_without_a_listener_restart) {
