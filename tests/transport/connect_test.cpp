@@ -75,15 +75,6 @@ private:
   size_t left_ = 0;
 };
 
-raw_client open_ws(uint16_t port, const std::string& target = "/socket/websocket") {
-  raw_client c;
-  BOOST_REQUIRE(c.connect(port));
-  auto rep = c.handshake(target);
-  BOOST_REQUIRE(rep);
-  BOOST_REQUIRE_EQUAL(rep->status, 101);
-  return c;
-}
-
 /// Echo round trips on `c` for as long as `gate` has a connect pending;
 /// returns the slowest one. At least `min_trips` must complete.
 std::chrono::microseconds echo_while_pending(raw_client& c, slow_gate& gate,

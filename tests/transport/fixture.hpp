@@ -26,6 +26,7 @@
 #include "supervision/supervisor.hpp"
 #include "transport/endpoint.hpp"
 #include "transport/socket_handler.hpp"
+#include "tests/transport/raw_client.hpp"
 
 namespace fenix::test {
 
@@ -256,5 +257,38 @@ struct endpoint_fixture {
     return std::nullopt;
   }
 };
+
+// -- helpers of the WebSocket tests -----------------------------------------
+
+inline raw_client open_ws(uint16_t port, const std::string& target = "/socket/websocket") {
+  raw_client c;
+  BOOST_REQUIRE(c.connect(port));
+  auto rep = c.handshake(target);
+  BOOST_REQUIRE(rep);
+  BOOST_REQUIRE_EQUAL(rep->status, 101);
+  return c;
+}
+
+/// Reads `n` frames of the fixture's "blast" or "replies" commands: each
+/// payload starts with its index.
+inline void expect_numbered(raw_client& c, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    auto f = c.read_frame();
+    BOOST_REQUIRE(f);
+    auto digits = f->payload.find_first_not_of("0123456789");
+    BOOST_REQUIRE_EQUAL(f->payload.substr(0, digits), std::to_string(i));
+  }
+}
+
+/// The endpoint's counters once `n` more frames than in `before` went out.
+/// Writers count after their syscall returns, so a client may have read
+/// the frames before: wait (bounded) for the count.
+inline endpoint_stats stats_after_frames(const endpoint& ep,
+                                  const endpoint_stats& before, size_t n) {
+  BOOST_TEST(wait_until(
+    [&] { return ep.stats().frames_out - before.frames_out >= n; }));
+  return ep.stats();
+}
+
 
 } // namespace fenix::test

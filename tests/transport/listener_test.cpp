@@ -17,15 +17,6 @@ using namespace fenix::test;
 
 namespace {
 
-raw_client open_ws(uint16_t port) {
-  raw_client c;
-  BOOST_REQUIRE(c.connect(port));
-  auto rep = c.handshake();
-  BOOST_REQUIRE(rep);
-  BOOST_REQUIRE_EQUAL(rep->status, 101);
-  return c;
-}
-
 /// The echo handler answers `text` on `c`.
 void expect_echo(raw_client& c, const std::string& text) {
   BOOST_TEST(c.send_text(text));
