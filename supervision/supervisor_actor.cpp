@@ -53,6 +53,14 @@ void supervisor_actor::on_exit() {
   // hook did.
   if (exit_hook_)
     exit_hook_(fail_state());
+  // A response promise holds a strong reference to this actor: one left in
+  // a member (the last job's caller, a queued call, a start waiter) would be
+  // a cycle that keeps the actor, and the runtime it reaches, alive.
+  current_.reset();
+  jobs_.clear();
+  steps_.clear();
+  on_done_ = nullptr;
+  started_waiters_.clear();
   fenix::actor::on_exit();
 }
 

@@ -4,6 +4,7 @@
 #include "supervision/supervisor.hpp"
 
 #include <algorithm>
+#include <future>
 #include <set>
 #include <vector>
 
@@ -259,6 +260,38 @@ BOOST_AUTO_TEST_CASE(calls_queued_behind_a_shutdown_get_an_error) {
   self->receive([&](hello_atom, std::string&, caf::actor&) { extra = true; },
                 caf::after(0ms) >> [] {});
   BOOST_TEST(!extra);
+}
+
+BOOST_AUTO_TEST_CASE(a_stopped_supervisor_releases_what_it_held) {
+  // A child spec's captures live as long as the supervisor object: their
+  // release proves it was destroyed, not only stopped. The response promise
+  // of the last call, kept as the job's caller, holds a strong reference to
+  // the supervisor unless a requester took the answer, as with a call sent
+  // anonymously (the I/O side starts connections so).
+  auto released = std::make_shared<std::promise<void>>();
+  auto gone = released->get_future();
+  {
+    std::shared_ptr<int> token{new int{0}, [released](int* p) {
+                                 delete p;
+                                 released->set_value();
+                               }};
+    auto spec = worker(
+      "holder", [token, obs = caf::actor{self}](caf::actor_system& s)
+                  -> caf::expected<caf::actor> {
+        return spawn_fn(s, test_worker, obs, std::string{"holder"},
+                        worker_opts{});
+      });
+    token.reset();
+    auto sup = start(flags(strategy::one_for_one), {std::move(spec)});
+    BOOST_TEST(next_hello().first == "holder");
+    // In mailbox order: the anonymous call runs as the last job, then the
+    // shutdown.
+    caf::anon_send(sup, count_atom::value);
+    self->send_exit(sup, shutdown_reason());
+    BOOST_TEST(next_bye() == "holder");
+    await_down(sup);
+  }
+  BOOST_TEST((gone.wait_for(timeout) == std::future_status::ready));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
